@@ -1,0 +1,279 @@
+"""Network and folder access for the TUF client.
+
+``RequestsFetcher`` implements ngclient's ``FetcherInterface`` on one
+``requests.Session``: connections are pooled across the many small metadata
+and package downloads of one install, and the usual environment variables
+(``HTTPS_PROXY``, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``, ...) apply, so the
+client works behind corporate proxies without options of its own.
+
+``file://`` URLs read a local folder (an air-gapped mirror, a USB stick). A
+missing file there behaves like HTTP 404, which is what ngclient's root walk
+needs to stop at the newest root.
+
+Only transport lives here. The ngclient base class enforces length limits and
+the updater verifies everything this module returns.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket
+import ssl
+import stat
+from collections.abc import Iterator
+from http.cookiejar import DefaultCookiePolicy
+from importlib import metadata
+from typing import IO
+from urllib import parse
+from urllib.request import url2pathname
+
+import requests
+import tuf
+import urllib3
+from tuf.api import exceptions
+from tuf.ngclient import FetcherInterface
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CONNECT_TIMEOUT = 10.0
+"""Seconds to wait for a TCP (and TLS) connection to a repository."""
+
+DEFAULT_READ_TIMEOUT = 30.0
+"""Seconds to wait for the next bytes of a response before giving up."""
+
+DEFAULT_CHUNK_SIZE = 64 * 1024
+"""Bytes per chunk: small enough that ngclient cuts oversized files early."""
+
+
+def _tufpip_version() -> str:
+    """Return the installed tufpip version, for the User-Agent header."""
+    try:
+        return metadata.version("tufpip")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def default_user_agent() -> str:
+    """Return the User-Agent that lets repository operators see client versions."""
+    return f"tufpip/{_tufpip_version()} python-tuf/{tuf.__version__}"
+
+
+def _find_cause(error: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """Walk the cause and context chain of ``error`` for an exception of ``kind``.
+
+    requests wraps urllib3 errors, which wrap socket errors; the innermost one
+    says what really went wrong.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        # urllib3's MaxRetryError keeps the real error in ``reason``.
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            current = reason
+        elif current.args and isinstance(current.args[0], BaseException):
+            current = current.args[0]
+        else:
+            current = current.__cause__ or current.__context__
+    return None
+
+
+def _connection_problem(error: BaseException) -> str:
+    """Describe in plain words why a connection could not be made."""
+    if _find_cause(error, ConnectionRefusedError) is not None:
+        return "connection refused"
+    if (
+        _find_cause(error, urllib3.exceptions.NameResolutionError) is not None
+        or _find_cause(error, socket.gaierror) is not None
+    ):
+        return "host name not found"
+    if _find_cause(error, ssl.SSLCertVerificationError) is not None:
+        cert_error = _find_cause(error, ssl.SSLCertVerificationError)
+        detail = getattr(cert_error, "verify_message", "") or "verification failed"
+        return f"TLS certificate not trusted ({detail})"
+    if _find_cause(error, ssl.SSLError) is not None or isinstance(
+        error, requests.exceptions.SSLError
+    ):
+        return "TLS handshake failed"
+    if isinstance(error, requests.exceptions.ProxyError):
+        return "the proxy refused or failed the connection"
+    os_error = _find_cause(error, OSError)
+    if isinstance(os_error, OSError) and os_error.errno is not None:
+        if os_error.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return "network unreachable"
+        if os_error.errno == errno.ECONNRESET:
+            return "connection reset by the server"
+        return os_error.strerror or str(os_error)
+    return "connection failed"
+
+
+class RequestsFetcher(FetcherInterface):
+    """Fetch repository files over HTTP(S) with requests, or from ``file://`` folders.
+
+    One session serves all downloads so that connections are reused. Cookies
+    are refused: TUF downloads are stateless, and a repository must not be able
+    to make later requests differ from earlier ones.
+
+    Args:
+        connect_timeout: Seconds allowed to establish a connection.
+        read_timeout: Seconds allowed between two received chunks; a server
+            that stalls longer raises ``SlowRetrievalError``.
+        chunk_size: Bytes read per chunk.
+        user_agent: User-Agent header; defaults to ``tufpip/<version> ...``.
+    """
+
+    def __init__(
+        self,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        user_agent: str | None = None,
+    ) -> None:
+        if connect_timeout <= 0 or read_timeout <= 0:
+            raise ValueError("timeouts must be positive")
+        if chunk_size <= 0:
+            raise ValueError("chunk_size must be positive")
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.chunk_size = chunk_size
+        self.user_agent = user_agent or default_user_agent()
+
+        self._session = requests.Session()
+        self._session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        self._session.headers["User-Agent"] = self.user_agent
+        # TUF hashes cover the file's bytes: ask for them unencoded, as pip does.
+        self._session.headers["Accept-Encoding"] = "identity"
+
+    def close(self) -> None:
+        """Close pooled connections; the fetcher must not be used afterwards."""
+        self._session.close()
+
+    def __enter__(self) -> RequestsFetcher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _fetch(self, url: str) -> Iterator[bytes]:
+        """Start downloading ``url`` and return an iterator over its bytes.
+
+        Errors that happen before the first byte are raised here, so that
+        ngclient can tell "file missing" (``DownloadHTTPError``) from a
+        broken download.
+
+        Raises:
+            exceptions.DownloadHTTPError: The server answered with an error
+                status, or a ``file://`` file does not exist (status 404).
+            exceptions.SlowRetrievalError: The connection or a read timed out.
+            exceptions.DownloadError: Any other failure to reach ``url``.
+        """
+        scheme = parse.urlsplit(url).scheme.lower()
+        if scheme == "file":
+            return self._fetch_file(url)
+        if scheme in ("http", "https"):
+            return self._fetch_http(url)
+        raise exceptions.DownloadError(
+            f"cannot download {url}: unsupported URL scheme {scheme!r} (use http, https or file)"
+        )
+
+    def _fetch_http(self, url: str) -> Iterator[bytes]:
+        """Send the GET request and check the status before streaming the body."""
+        try:
+            response = self._session.get(
+                url,
+                stream=True,
+                timeout=(self.connect_timeout, self.read_timeout),
+            )
+        except requests.exceptions.ConnectTimeout as e:
+            raise exceptions.SlowRetrievalError(
+                f"cannot reach {url}: no connection within {self.connect_timeout:g} s"
+            ) from e
+        except requests.exceptions.ReadTimeout as e:
+            raise exceptions.SlowRetrievalError(
+                f"no answer from {url} within {self.read_timeout:g} s"
+            ) from e
+        except requests.exceptions.TooManyRedirects as e:
+            raise exceptions.DownloadError(f"cannot download {url}: too many redirects") from e
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as e:
+            raise exceptions.DownloadError(f"cannot download {url}: invalid URL ({e})") from e
+        except requests.exceptions.ConnectionError as e:
+            raise exceptions.DownloadError(f"cannot reach {url}: {_connection_problem(e)}") from e
+        except requests.exceptions.RequestException as e:
+            raise exceptions.DownloadError(f"cannot download {url}: {e}") from e
+
+        status = response.status_code
+        if not 200 <= status < 300:
+            response.close()
+            reason = f" {response.reason}" if response.reason else ""
+            raise exceptions.DownloadHTTPError(f"HTTP {status}{reason} for {url}", status)
+
+        return self._http_chunks(url, response)
+
+    def _http_chunks(self, url: str, response: requests.Response) -> Iterator[bytes]:
+        """Yield the body as sent, without content decoding.
+
+        The raw stream is used so that a server that labels a ``.tar.gz`` with
+        ``Content-Encoding: gzip`` cannot make the bytes differ from the file
+        the metadata describes.
+        """
+        try:
+            yield from response.raw.stream(self.chunk_size, decode_content=False)
+        except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as e:
+            raise exceptions.SlowRetrievalError(
+                f"download of {url} stalled: no data for {self.read_timeout:g} s"
+            ) from e
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            raise exceptions.DownloadError(
+                f"download of {url} broke off: {_connection_problem(e)}"
+            ) from e
+        finally:
+            response.close()
+
+    def _fetch_file(self, url: str) -> Iterator[bytes]:
+        """Open a ``file://`` URL; a missing file is reported like HTTP 404."""
+        split = parse.urlsplit(url)
+        if split.netloc not in ("", "localhost"):
+            raise exceptions.DownloadError(
+                f"cannot read {url}: file URLs must name a local path (file:///...)"
+            )
+        # ngclient percent-encodes role names; an encoded "/" must not turn
+        # one name into a path that leaves the repository folder.
+        for segment in split.path.split("/"):
+            decoded = parse.unquote(segment)
+            if "/" in decoded or "\\" in decoded or "\0" in decoded:
+                raise exceptions.DownloadError(
+                    f"cannot read {url}: a path segment encodes a separator"
+                )
+        path = url2pathname(split.path)
+
+        try:
+            info = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError) as e:
+            raise exceptions.DownloadHTTPError(f"file not found: {path} ({url})", 404) from e
+        except OSError as e:
+            raise exceptions.DownloadError(f"cannot read {path}: {e.strerror or e}") from e
+        if not stat.S_ISREG(info.st_mode):
+            raise exceptions.DownloadError(f"cannot read {path}: not a regular file")
+
+        try:
+            file = open(path, "rb")  # noqa: SIM115 -- closed by the generator
+        except FileNotFoundError as e:
+            raise exceptions.DownloadHTTPError(f"file not found: {path} ({url})", 404) from e
+        except OSError as e:
+            raise exceptions.DownloadError(f"cannot read {path}: {e.strerror or e}") from e
+        return self._file_chunks(path, file)
+
+    def _file_chunks(self, path: str, file: IO[bytes]) -> Iterator[bytes]:
+        """Yield a local file in chunks and close it, whatever the consumer does."""
+        try:
+            while chunk := file.read(self.chunk_size):
+                yield chunk
+        except OSError as e:
+            raise exceptions.DownloadError(f"cannot read {path}: {e.strerror or e}") from e
+        finally:
+            file.close()

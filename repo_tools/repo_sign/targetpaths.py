@@ -91,7 +91,9 @@ def parse_filename(filename: str) -> tuple[NormalizedName, Version, bool]:
         name, version = parse_sdist_filename(filename)
         return name, version, False
     except (InvalidWheelFilename, InvalidSdistFilename) as exc:
-        raise InvalidDistributionName(f"{filename!r} is not a wheel or sdist file name: {exc}")
+        raise InvalidDistributionName(
+            f"{filename!r} is not a wheel or sdist file name: {exc}"
+        ) from exc
 
 
 def is_target_path(path: str) -> bool:

@@ -1,0 +1,134 @@
+"""Status of every role, and re-signing the online roles before they expire.
+
+Rules:
+- Online roles (timestamp, snapshot, hash bins) are re-signed by ``refresh``
+  once less than half of their validity period remains; the timestamp is
+  re-signed on every run, so a cron job keeps clients from seeing a freeze.
+- Offline roles (root, targets) cannot be re-signed unattended: from the start
+  of their signing window (``signing_window_days`` before expiry) ``status``
+  and ``refresh`` warn, and ``refresh`` exits non-zero, so a ceremony starts
+  well before clients would fail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
+
+from .policy import OFFLINE_ROLES
+from .repository import SignedRepository, now
+
+
+@dataclass
+class RoleStatus:
+    name: str
+    version: int
+    expires: str
+    threshold: int
+    keys: list[str]
+    signatures: int  # valid signatures by the role's keys
+    online: bool
+
+    def to_json(self) -> dict:
+        return {
+            "version": self.version,
+            "expires": self.expires,
+            "threshold": self.threshold,
+            "keys": self.keys,
+            "signatures": self.signatures,
+            "online": self.online,
+        }
+
+
+@dataclass
+class Report:
+    roles: dict[str, RoleStatus] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    needs_key_holders: bool = False
+
+    def to_json(self) -> dict:
+        return {
+            "roles": {name: s.to_json() for name, s in self.roles.items()},
+            "warnings": self.warnings,
+        }
+
+
+def _roles(repo: SignedRepository) -> list[str]:
+    bins = [name.removesuffix(".json") for name in repo.snapshot().meta]
+    bins = [b for b in bins if b != Targets.type]
+    return [Root.type, Targets.type, *sorted(bins), Snapshot.type, Timestamp.type]
+
+
+def _valid_signatures(repo: SignedRepository, role: str, md: Metadata) -> int:
+    role_keys, _threshold = repo.role_keys(role)
+    count = 0
+    for keyid, key in role_keys.items():
+        sig = md.signatures.get(keyid)
+        if sig is None:
+            continue
+        try:
+            key.verify_signature(sig, md.signed_bytes)
+            count += 1
+        except Exception:  # securesystemslib raises several types for a bad signature
+            continue
+    return count
+
+
+def status(repo: SignedRepository) -> Report:
+    """Versions, expiry, keys and signatures of every role, with warnings."""
+    report = Report()
+    window = timedelta(days=repo.policy.signing_window_days)
+    for role in _roles(repo):
+        md = repo.open(role)
+        role_keys, threshold = repo.role_keys(role)
+        online = role not in OFFLINE_ROLES
+        s = RoleStatus(
+            name=role,
+            version=md.signed.version,
+            expires=md.signed.expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            threshold=threshold,
+            keys=sorted(role_keys),
+            signatures=_valid_signatures(repo, role, md),
+            online=online,
+        )
+        report.roles[role] = s
+        left = md.signed.expires - now()
+        if s.signatures < threshold:
+            report.warnings.append(f"{role}: {s.signatures} of {threshold} required signatures")
+        if left <= timedelta(0):
+            report.warnings.append(f"{role} expired at {s.expires}")
+            report.needs_key_holders |= not online
+        elif not online and left <= window:
+            report.warnings.append(
+                f"{role} expires at {s.expires} ({left.days} days): start a signing ceremony"
+            )
+            report.needs_key_holders = True
+        elif online and left <= timedelta(days=repo.policy.role(role).expires_days) / 2:
+            report.warnings.append(f"{role} expires at {s.expires}: run 'repo-sign refresh'")
+    return report
+
+
+def refresh(repo: SignedRepository, force: bool = False) -> Report:
+    """Re-sign online roles past half their validity (all with ``force``), and the timestamp."""
+    for role in _roles(repo):
+        if role in OFFLINE_ROLES or role in (Snapshot.type, Timestamp.type):
+            continue
+        md = repo.open(role)
+        if force or _past_half(repo, role, md):
+            with repo.edit_targets(role):
+                pass
+    snapshot = repo.open(Snapshot.type)
+    repo.do_snapshot(force=force or _past_half(repo, Snapshot.type, snapshot))
+    repo.do_timestamp(force=True)
+    written = repo.publish()
+    report = status(repo)
+    report.actions = [f"signed {name}" for name in written]
+    return report
+
+
+def _past_half(repo: SignedRepository, role: str, md: Metadata) -> bool:
+    period = timedelta(days=repo.policy.role(role).expires_days)
+    return md.signed.expires - now() < period / 2

@@ -1,0 +1,125 @@
+"""Crash-safe file writes and the workspace lock.
+
+Every file repo-sign publishes is written to a temporary name in its final
+folder, flushed to disk, then renamed over the destination: a reader (a web
+server, a client) sees the old file or the new one, never a partial one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import Busy
+
+HASH_BLOCK = 1 << 20
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _Incoming:
+    """A temporary file beside its destination, renamed into place on commit."""
+
+    def __init__(self, directory: Path, mode: int) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.fd, self.tmp = tempfile.mkstemp(dir=directory, prefix=".incoming.", suffix=".tmp")
+        os.fchmod(self.fd, mode)
+
+    def write(self, data: bytes | memoryview) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view) :]
+
+    def commit(self, path: Path) -> None:
+        os.fsync(self.fd)
+        os.close(self.fd)
+        self.fd = -1
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.tmp, path)
+        _fsync_dir(path.parent)
+
+    def discard(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.tmp)
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    incoming = _Incoming(path.parent, mode)
+    try:
+        incoming.write(data)
+        incoming.commit(path)
+    finally:
+        incoming.discard()
+
+
+def sha256_file(path: Path) -> tuple[int, str]:
+    """Length and sha256 of a file, read once in large blocks."""
+    digest = hashlib.sha256()
+    length = 0
+    with path.open("rb") as f:
+        while block := f.read(HASH_BLOCK):
+            digest.update(block)
+            length += len(block)
+    return length, digest.hexdigest()
+
+
+class StagedFile:
+    """A copy of a source file, hashed while copied, waiting to be renamed into place.
+
+    Reading the source once (large blocks) gives both its sha256 and the
+    copy; the caller decides from the hash where it goes, or discards it.
+    """
+
+    def __init__(self, source: Path, staging: Path) -> None:
+        digest = hashlib.sha256()
+        self.length = 0
+        self._incoming = _Incoming(staging, 0o644)
+        try:
+            with source.open("rb") as src:
+                while block := src.read(HASH_BLOCK):
+                    digest.update(block)
+                    self._incoming.write(block)
+                    self.length += len(block)
+        except BaseException:
+            self._incoming.discard()
+            raise
+        self.sha256 = digest.hexdigest()
+
+    def commit(self, path: Path) -> None:
+        if path.exists():  # content-addressed: already there, byte for byte
+            self._incoming.discard()
+        else:
+            self._incoming.commit(path)
+
+    def discard(self) -> None:
+        self._incoming.discard()
+
+
+@contextlib.contextmanager
+def locked(lock_file: Path, wait: bool = True) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``lock_file`` (serializes writers)."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError as exc:
+            raise Busy(f"another repo-sign is working on {lock_file.parent}: try again") from exc
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,159 @@
+"""Key material: generating keys, storing them encrypted, loading signers.
+
+Rules:
+- A private key file is PKCS#8 PEM encrypted with its own passphrase, written
+  with mode 0600 (created that way, never widened), beside a public key file
+  ``PATH.pub`` holding the TUF key dict and its key id.
+- A key id is the sha256 of the canonical JSON of the public key (TUF spec
+  4.2); a public key file whose key id disagrees with its key is refused.
+- Wherever a key file is accepted, a securesystemslib signer URI (``hsm:``,
+  ``gcpkms:``, ``awskms:``, ``azurekms:``, ``hv:``, ``file2:``...) may stand
+  instead, so HSM and cloud KMS keys need no code here.
+- Passphrases come from a caller-supplied callback; this module never prompts,
+  prints or logs secrets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from securesystemslib.formats import encode_canonical
+from securesystemslib.signer import CryptoSigner, Key, Signer, SSlibKey
+
+from .errors import KeyUnavailable, PassphraseRequired, WrongPassphrase
+from .fsutil import write_atomic
+
+KEY_TYPES = ("ed25519", "ecdsa", "rsa")
+
+# (description of the key, whether it is a new key) -> passphrase
+PassphraseProvider = Callable[[str, bool], bytes]
+
+_URI = re.compile(r"^[a-z][a-z0-9+.-]*:")
+
+
+def is_signer_uri(reference: str) -> bool:
+    """Whether ``reference`` is a signer URI rather than a key file path."""
+    return bool(_URI.match(reference)) and not Path(reference).exists()
+
+
+def keyid_of(key_dict: dict) -> str:
+    """The TUF key id of a public key dict: sha256 of its canonical JSON."""
+    canonical = {k: key_dict[k] for k in ("keytype", "scheme", "keyval")}
+    return hashlib.sha256(encode_canonical(canonical).encode()).hexdigest()
+
+
+def fingerprint(key: Key) -> str:
+    """A key id grouped for reading aloud when key holders compare out of band."""
+    return " ".join(key.keyid[i : i + 4] for i in range(0, 64, 4))
+
+
+def generate(key_type: str = "ed25519") -> tuple[object, SSlibKey]:
+    """A new private key (a ``cryptography`` object) and its TUF public key."""
+    if key_type == "ed25519":
+        private = ed25519.Ed25519PrivateKey.generate()
+    elif key_type == "ecdsa":
+        private = ec.generate_private_key(ec.SECP256R1())
+    elif key_type == "rsa":
+        private = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    else:
+        raise KeyUnavailable(f"unknown key type {key_type!r}: use one of {', '.join(KEY_TYPES)}")
+    public = SSlibKey.from_crypto(private.public_key())
+    # Recompute the id from the dict so it always matches keyid_of().
+    public = SSlibKey.from_dict(keyid_of(public.to_dict()), public.to_dict())
+    return private, public
+
+
+def write_key_pair(path: Path, private: object, public: Key, passphrase: bytes) -> None:
+    """Write ``path`` (encrypted private key, 0600) and ``path.pub``; never overwrite."""
+    if not passphrase:
+        raise PassphraseRequired(f"an empty passphrase would leave {path} unencrypted")
+    if path.exists() or Path(f"{path}.pub").exists():
+        raise KeyUnavailable(f"{path} already exists: choose another path")
+    pem = private.private_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase),
+    )
+    write_atomic(path, pem, mode=0o600)
+    write_public_key(Path(f"{path}.pub"), public)
+
+
+def write_public_key(path: Path, public: Key) -> None:
+    data = {"keyid": public.keyid, **public.to_dict()}
+    write_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+
+
+def read_public_key(path: Path) -> SSlibKey:
+    """A public key from a ``.pub`` file (TUF key JSON, or PEM SubjectPublicKeyInfo).
+
+    Raises KeyUnavailable when the file does not parse or its key id is wrong.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise KeyUnavailable(f"cannot read public key {path}: {exc.strerror}") from exc
+    try:
+        if raw.lstrip().startswith(b"-----BEGIN PUBLIC KEY"):
+            key = SSlibKey.from_pem(raw)
+            return SSlibKey.from_dict(keyid_of(key.to_dict()), key.to_dict())
+        data = json.loads(raw)
+        keyid = data.pop("keyid", None)
+        computed = keyid_of(data)
+        key = SSlibKey.from_dict(computed, data)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise KeyUnavailable(f"{path} is not a public key file: {exc}") from exc
+    if keyid is not None and keyid != computed:
+        raise KeyUnavailable(
+            f"{path}: key id {keyid[:16]} does not match its key ({computed[:16]}): "
+            "the file was edited or corrupted"
+        )
+    return key
+
+
+def load_signer(
+    reference: str,
+    public_key: Key,
+    base: Path,
+    passphrases: PassphraseProvider,
+) -> Signer:
+    """A signer for ``public_key`` from a key file path (relative to ``base``) or a URI."""
+    if is_signer_uri(reference):
+        try:
+            return Signer.from_priv_key_uri(reference, public_key)
+        except Exception as exc:  # signer backends raise anything; name the cause
+            raise KeyUnavailable(f"cannot open signer {reference}: {exc}") from exc
+    path = base / reference
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise KeyUnavailable(
+            f"private key {reference} for key {public_key.keyid[:16]} is not here "
+            f"({exc.strerror}): sign on the machine that holds it"
+        ) from exc
+    try:
+        private = serialization.load_pem_private_key(data, passphrases(reference, False))
+    except (ValueError, TypeError) as exc:
+        raise WrongPassphrase(
+            f"cannot unlock {reference}: wrong passphrase or not a private key"
+        ) from exc
+    signer = CryptoSigner(private, public_key)  # type: ignore[arg-type]
+    if keyid_of(SSlibKey.from_crypto(private.public_key()).to_dict()) != public_key.keyid:
+        raise KeyUnavailable(f"{reference} is not the private key of {public_key.keyid[:16]}")
+    return signer
+
+
+def private_key_name(role: str, key: Key) -> str:
+    """The file name of a role's key in ``keys/``: ROLE-KEYIDPREFIX."""
+    return f"{role}-{key.keyid[:16]}"
+
+
+def passphrase_from_env() -> bytes | None:
+    value = os.environ.get("REPO_SIGN_PASSPHRASE")
+    return value.encode() if value else None

@@ -1,0 +1,457 @@
+"""The signed repository: every change to metadata goes through here.
+
+Built on python-tuf's ``tuf.repository.Repository``: ``edit_*()`` loads a
+role, bumps its version, sets its expiry and signs it; ``do_snapshot()`` and
+``do_timestamp()`` chain the new versions. Nothing reaches ``metadata/``
+until ``publish()``, which writes bottom-up so that a reader at any moment
+sees a complete, valid repository (TUF spec 6.1, consistent snapshots):
+
+1. target files (content-addressed, unreferenced until step 5);
+2. delegated targets (``N.bins-X.json``) and ``N.targets.json``;
+3. ``N.root.json``, then its copy ``root.json``;
+4. ``N.snapshot.json``;
+5. ``timestamp.json``, the single file whose rename makes the new state current.
+
+Threshold signing of one version by several key holders does not fit this
+model (see ``ceremony``); here every role is signed with the keys the policy
+lists and must meet its threshold as a client would check it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from packaging.version import InvalidVersion, Version
+from securesystemslib.signer import Key, Signer
+from tuf.api.exceptions import UnsignedMetadataError
+from tuf.api.metadata import (
+    Delegations,
+    Metadata,
+    MetaFile,
+    Root,
+    Snapshot,
+    SuccinctRoles,
+    TargetFile,
+    Targets,
+    Timestamp,
+)
+from tuf.repository import Repository
+
+from . import index, keys, targetpaths
+from .distributions import Distribution
+from .errors import ConflictingFile, NotInitialized, PolicyError, ThresholdNotMet
+from .fsutil import StagedFile, write_atomic
+from .policy import BINS_PREFIX, Policy
+from .workspace import Workspace
+
+TOP_LEVEL = (Root.type, Targets.type, Snapshot.type, Timestamp.type)
+
+
+def _no_passphrases(name: str, new: bool) -> bytes:
+    raise AssertionError(f"{name}: a new repository signs with keys already in memory")
+
+
+def _publish_rank(role: str) -> int:
+    """Bottom-up: delegated targets, targets, root, snapshot, timestamp last."""
+    return {Targets.type: 1, Root.type: 2, Snapshot.type: 3, Timestamp.type: 4}.get(role, 0)
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def expiry(days: float) -> datetime:
+    return now() + timedelta(days=days)
+
+
+@dataclass
+class Changes:
+    """What one operation did, for the CLI to report."""
+
+    published: list[str] = field(default_factory=list)  # metadata files written
+    targets_added: list[str] = field(default_factory=list)
+    targets_removed: list[str] = field(default_factory=list)
+
+
+class SignedRepository(Repository):
+    """A workspace's TUF metadata, edited in memory and published atomically.
+
+    Callers hold ``workspace.lock()`` around an instance's whole life.
+    """
+
+    def __init__(
+        self, workspace: Workspace, policy: Policy, passphrases: keys.PassphraseProvider
+    ) -> None:
+        self.workspace = workspace
+        self.policy = policy
+        self._passphrases = passphrases
+        self._signers: dict[str, Signer] = {}
+        self._current: dict[str, bytes] = {}  # role -> bytes of its current version
+        self._staged: dict[str, bytes] = {}  # role -> bytes waiting for publish()
+        self._snapshot_versions: dict[str, int] = {}
+
+    # ---- loading -------------------------------------------------------
+    @classmethod
+    def load(cls, workspace: Workspace, passphrases: keys.PassphraseProvider) -> SignedRepository:
+        """Open the current state: newest root, and timestamp -> snapshot -> targets."""
+        workspace.require_initialized()
+        repo = cls(workspace, Policy.load(workspace.policy_file), passphrases)
+        root_version = workspace.newest_root_version()
+        repo._current[Root.type] = workspace.read_metadata(Root.type, root_version)
+        repo._current[Timestamp.type] = workspace.read_metadata(Timestamp.type, None)
+        snapshot_version = repo.timestamp().snapshot_meta.version
+        repo._current[Snapshot.type] = workspace.read_metadata(Snapshot.type, snapshot_version)
+        for name, meta in repo.snapshot().meta.items():
+            repo._snapshot_versions[name.removesuffix(".json")] = meta.version
+        return repo
+
+    def _bytes(self, role: str) -> bytes:
+        if role in self._staged:
+            return self._staged[role]
+        if role not in self._current:
+            version = self._snapshot_versions.get(role)
+            if version is None:
+                raise NotInitialized(f"role {role} is not in the current snapshot")
+            self._current[role] = self.workspace.read_metadata(role, version)
+        return self._current[role]
+
+    # ---- tuf.repository.Repository -------------------------------------
+    def open(self, role: str) -> Metadata:
+        return Metadata.from_bytes(self._bytes(role))
+
+    def close(self, role: str, md: Metadata) -> None:
+        md.signed.version += 1
+        self._finish(role, md)
+
+    @property
+    def targets_infos(self) -> dict[str, MetaFile]:
+        versions = dict(self._snapshot_versions)
+        for role, data in self._staged.items():
+            if role not in TOP_LEVEL or role == Targets.type:
+                versions[role] = Metadata.from_bytes(data).signed.version
+        return {f"{role}.json": MetaFile(version) for role, version in versions.items()}
+
+    @property
+    def snapshot_info(self) -> MetaFile:
+        data = self._bytes(Snapshot.type)
+        return MetaFile.from_data(Metadata.from_bytes(data).signed.version, data, ["sha256"])
+
+    # ---- signing -------------------------------------------------------
+    def _finish(self, role: str, md: Metadata) -> None:
+        """Set expiry from policy, sign with the policy's keys, stage for publishing."""
+        md.signed.expires = expiry(self.policy.role(role).expires_days)
+        self.sign(role, md)
+        self._staged[role] = md.to_bytes()
+
+    @classmethod
+    def create(
+        cls,
+        workspace: Workspace,
+        policy: Policy,
+        role_keys: dict[str, list[Key]],
+        signers: dict[str, Signer],
+    ) -> list[str]:
+        """Sign with the new keys' ``signers`` and publish version 1 of every role."""
+        repo = cls(workspace, policy, _no_passphrases)
+        repo._signers.update(signers)
+        metadata = initial_metadata(policy, role_keys)
+        # Root first: the other roles' keys are looked up in it while signing;
+        # the timestamp last, once the snapshot it describes exists.
+        timestamp = metadata.pop(Timestamp.type)
+        bins = [r for r in metadata if r not in TOP_LEVEL]
+        for role in (Root.type, Targets.type, *bins, Snapshot.type):
+            repo.sign(role, metadata[role])
+            repo._staged[role] = metadata[role].to_bytes()
+        assert isinstance(timestamp.signed, Timestamp)
+        timestamp.signed.snapshot_meta = repo.snapshot_info
+        repo.sign(Timestamp.type, timestamp)
+        repo._staged[Timestamp.type] = timestamp.to_bytes()
+        return repo.publish()
+
+    def role_keys(self, role: str) -> tuple[dict[str, Key], int]:
+        """The keys a client accepts for ``role`` and its threshold (from the delegator)."""
+        if role in TOP_LEVEL:
+            root = self.root()
+            r = root.roles[role]
+            return {k: root.keys[k] for k in r.keyids}, r.threshold
+        delegations = self.targets().delegations
+        if delegations is None:
+            raise PolicyError(f"targets delegates nothing, so there is no role {role}")
+        if delegations.succinct_roles and delegations.succinct_roles.is_delegated_role(role):
+            d = delegations.succinct_roles
+        elif delegations.roles and role in delegations.roles:
+            d = delegations.roles[role]
+        else:
+            raise PolicyError(f"targets does not delegate to {role}")
+        return {k: delegations.keys[k] for k in d.keyids}, d.threshold
+
+    def signer(self, keyid: str, public_key: Key) -> Signer:
+        if keyid not in self._signers:
+            reference = self.policy.signers().get(keyid)
+            if reference is None:
+                raise ThresholdNotMet(f"repo-sign.toml names no signer for key {keyid[:16]}")
+            self._signers[keyid] = keys.load_signer(
+                reference, public_key, self.workspace.root, self._passphrases
+            )
+        return self._signers[keyid]
+
+    def sign(self, role: str, md: Metadata) -> None:
+        """Sign ``md`` with every key of ``role`` the policy has a signer for.
+
+        Refuses (ThresholdNotMet) unless the result verifies as a client
+        would verify it: by the delegating role, and for root also by the
+        previous root (TUF spec 5.3.4).
+        """
+        role_keys, threshold = (
+            self._new_root_keys(md) if role == Root.type else self.role_keys(role)
+        )
+        md.signatures.clear()
+        available = [k for k in role_keys if k in self.policy.signers()]
+        if len(available) < threshold:
+            raise ThresholdNotMet(
+                f"{role} needs {threshold} signature(s) but repo-sign.toml names signers for "
+                f"{len(available)} of its keys: sign it in a ceremony"
+            )
+        for keyid in available:
+            md.sign(self.signer(keyid, role_keys[keyid]), append=True)
+        self.check_threshold(role, md)
+
+    @staticmethod
+    def _new_root_keys(md: Metadata) -> tuple[dict[str, Key], int]:
+        root = md.signed
+        assert isinstance(root, Root)
+        r = root.roles[Root.type]
+        return {k: root.keys[k] for k in r.keyids}, r.threshold
+
+    def check_threshold(self, role: str, md: Metadata) -> None:
+        try:
+            if role == Root.type:
+                new_root = md.signed
+                assert isinstance(new_root, Root)
+                previous = self.root() if Root.type in self._current else None
+                result = new_root.get_root_verification_result(
+                    previous, md.signed_bytes, md.signatures
+                )
+                if not result.verified:
+                    raise UnsignedMetadataError("root threshold not met")
+            elif role in TOP_LEVEL:
+                self.root().verify_delegate(role, md.signed_bytes, md.signatures)
+            else:
+                self.targets().verify_delegate(role, md.signed_bytes, md.signatures)
+        except UnsignedMetadataError as exc:
+            raise ThresholdNotMet(f"{role} is not signed by a threshold of its keys") from exc
+
+    # ---- publishing ----------------------------------------------------
+    def publish(self) -> list[str]:
+        """Write staged metadata bottom-up (see module docstring); return the file names."""
+        order = sorted(self._staged, key=_publish_rank)
+        written = []
+        for role in order:
+            data = self._staged[role]
+            version = None if role == Timestamp.type else Metadata.from_bytes(data).signed.version
+            self.workspace.write_metadata(role, version, data)
+            written.append(self.workspace.metadata_path(role, version).name)
+            if role == Root.type:
+                self.workspace.write_metadata(Root.type, None, data)
+            self._current[role] = data
+        self._staged.clear()
+        return written
+
+    # ---- targets -------------------------------------------------------
+    def role_for_target(self, path: str) -> str:
+        delegations = self.targets().delegations
+        if delegations and delegations.succinct_roles:
+            return delegations.succinct_roles.get_role_for_target(path)
+        return Targets.type
+
+    def target(self, path: str) -> TargetFile | None:
+        return self.targets(self.role_for_target(path)).targets.get(path)
+
+    def read_target(self, path: str) -> bytes | None:
+        """A published target's bytes, checked against its signed hash."""
+        info = self.target(path)
+        if info is None:
+            return None
+        data = self.workspace.target_file(path, info.hashes["sha256"]).read_bytes()
+        info.verify_length_and_hashes(data)
+        return data
+
+    def write_target(self, path: str, data: bytes) -> TargetFile:
+        info = TargetFile.from_data(path, data, ["sha256"])
+        write_atomic(self.workspace.target_file(path, info.hashes["sha256"]), data)
+        return info
+
+    def set_targets(self, changes: dict[str, TargetFile | None]) -> None:
+        """Add, replace (TargetFile) or remove (None) targets, one edit per affected role."""
+        by_role: dict[str, dict[str, TargetFile | None]] = {}
+        for path, info in changes.items():
+            by_role.setdefault(self.role_for_target(path), {})[path] = info
+        for role, role_changes in sorted(by_role.items()):
+            with self.edit_targets(role) as targets:
+                for path, info in role_changes.items():
+                    if info is None:
+                        targets.targets.pop(path, None)
+                    else:
+                        targets.targets[path] = info
+
+    def project_page(self, project: str) -> index.ProjectPage | None:
+        data = self.read_target(targetpaths.project_page(project, "json"))
+        return index.ProjectPage.from_json(data) if data is not None else None
+
+    def projects(self) -> set[str]:
+        data = self.read_target(targetpaths.PROJECT_LIST)
+        return index.parse_project_list(data) if data is not None else set()
+
+    def snapshot_and_timestamp(self) -> list[str]:
+        self.do_snapshot()
+        self.do_timestamp()
+        return self.publish()
+
+
+def _page_targets(repo: SignedRepository, page: index.ProjectPage) -> dict[str, TargetFile | None]:
+    if not page.files:
+        return {targetpaths.project_page(page.name, fmt): None for fmt in ("json", "html")}
+    return {
+        targetpaths.project_page(page.name, "json"): repo.write_target(
+            targetpaths.project_page(page.name, "json"), page.to_json()
+        ),
+        targetpaths.project_page(page.name, "html"): repo.write_target(
+            targetpaths.project_page(page.name, "html"), page.to_html()
+        ),
+    }
+
+
+def add_distributions(repo: SignedRepository, dists: list[Distribution]) -> Changes:
+    """Add validated distributions; one new snapshot and timestamp for all of them.
+
+    Each file is read once, copied while hashed. A file already published
+    with the same content is skipped; the same file name with other content
+    is refused before anything is written.
+    """
+    changes = Changes()
+    pages: dict[str, index.ProjectPage] = {}
+    copies: list[tuple[StagedFile, str | None]] = []
+    new: dict[str, TargetFile | None] = {}
+    try:
+        for dist in dists:
+            if dist.project not in pages:
+                page = repo.project_page(dist.project)
+                pages[dist.project] = page or index.ProjectPage(dist.project)
+            page = pages[dist.project]
+            copy = StagedFile(dist.path, repo.workspace.targets)
+            existing = page.files.get(dist.filename)
+            if existing is not None:
+                copies.append((copy, None))
+                if existing.sha256 != copy.sha256:
+                    raise ConflictingFile(
+                        f"{dist.filename} is already published with other content "
+                        f"(sha256 {existing.sha256[:16]}...): remove that version first"
+                    )
+                continue
+            path = targetpaths.distribution(dist.project, dist.filename)
+            copies.append((copy, path))
+            new[path] = TargetFile(copy.length, {"sha256": copy.sha256}, path)
+            metadata_sha = None
+            if dist.core_metadata is not None:
+                meta_path = targetpaths.core_metadata(dist.project, dist.filename)
+                new[meta_path] = repo.write_target(meta_path, dist.core_metadata)
+                metadata_sha = new[meta_path].hashes["sha256"]
+            page.files[dist.filename] = index.FileEntry(
+                dist.filename, copy.sha256, copy.length, dist.requires_python, metadata_sha
+            )
+            changes.targets_added.append(path)
+        for copy, path in copies:
+            if path is None:
+                copy.discard()
+            else:
+                copy.commit(repo.workspace.target_file(path, copy.sha256))
+    finally:
+        for copy, _ in copies:
+            copy.discard()
+    if not changes.targets_added:
+        return changes
+    for page in pages.values():
+        new.update(_page_targets(repo, page))
+    new[targetpaths.PROJECT_LIST] = repo.write_target(
+        targetpaths.PROJECT_LIST, index.project_list(repo.projects() | set(pages))
+    )
+    repo.set_targets(new)
+    changes.published = repo.snapshot_and_timestamp()
+    return changes
+
+
+def remove_distributions(repo: SignedRepository, project: str, version: str | None) -> Changes:
+    """Remove a project, or one version of it, and republish its index pages."""
+    name = targetpaths.normalize(project)
+    page = repo.project_page(name)
+    if page is None:
+        raise ConflictingFile(f"no project {name} in this repository")
+    doomed = [
+        f
+        for f in page.files
+        if version is None or str(targetpaths.parse_filename(f)[1]) == str(_version(version))
+    ]
+    if not doomed:
+        raise ConflictingFile(f"{name} has no version {version} in this repository")
+    changes = Changes()
+    new: dict[str, TargetFile | None] = {}
+    for filename in doomed:
+        del page.files[filename]
+        new[targetpaths.distribution(name, filename)] = None
+        new[targetpaths.core_metadata(name, filename)] = None
+        changes.targets_removed.append(targetpaths.distribution(name, filename))
+    new.update(_page_targets(repo, page))
+    if not page.files:
+        projects = repo.projects() - {name}
+        new[targetpaths.PROJECT_LIST] = repo.write_target(
+            targetpaths.PROJECT_LIST, index.project_list(projects)
+        )
+    repo.set_targets(new)
+    changes.published = repo.snapshot_and_timestamp()
+    return changes
+
+
+def _version(text: str) -> Version:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        raise ConflictingFile(f"{text!r} is not a valid version") from None
+
+
+def bins_bit_length(count: int) -> int:
+    if count < 2 or count & (count - 1):
+        raise PolicyError(f"--bins must be 0 or a power of two of at least 2, not {count}")
+    return int(math.log2(count))
+
+
+def initial_metadata(policy: Policy, role_keys: dict[str, list[Key]]) -> dict[str, Metadata]:
+    """Version 1 of every role, unsigned, from the policy and the new public keys."""
+    root = Root(expires=expiry(policy.role(Root.type).expires_days), consistent_snapshot=True)
+    for role in TOP_LEVEL:
+        for key in role_keys[role]:
+            root.add_key(key, role)
+        root.roles[role].threshold = policy.role(role).threshold
+    targets = Targets(expires=expiry(policy.role(Targets.type).expires_days))
+    result: dict[str, Metadata] = {Root.type: Metadata(root), Targets.type: Metadata(targets)}
+    if policy.bins:
+        bin_keys = role_keys[BINS_PREFIX]
+        succinct = SuccinctRoles(
+            [k.keyid for k in bin_keys],
+            policy.role(BINS_PREFIX).threshold,
+            bins_bit_length(policy.bins),
+            BINS_PREFIX,
+        )
+        targets.delegations = Delegations(
+            keys={k.keyid: k for k in bin_keys}, succinct_roles=succinct
+        )
+        for name in succinct.get_roles():
+            result[name] = Metadata(Targets(expires=expiry(policy.role(name).expires_days)))
+    snapshot = Snapshot(expires=expiry(policy.role(Snapshot.type).expires_days))
+    snapshot.meta = {f"{r}.json": MetaFile(1) for r in result if r != Root.type}
+    result[Snapshot.type] = Metadata(snapshot)
+    result[Timestamp.type] = Metadata(
+        Timestamp(expires=expiry(policy.role(Timestamp.type).expires_days))
+    )
+    return result

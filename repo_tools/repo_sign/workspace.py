@@ -1,0 +1,90 @@
+"""The on-disk layout of a repository workspace.
+
+::
+
+    WORKSPACE/
+      repo-sign.toml         policy (thresholds, expiry, signers, bins)
+      keys/ROLE-KEYID16      encrypted private keys (0600), and ROLE-KEYID16.pub
+      metadata/N.ROLE.json   signed metadata, consistent snapshots
+      metadata/timestamp.json, metadata/root.json (copy of the newest root)
+      targets/DIR/SHA256.FILE target files under consistent-snapshot names
+      staged/                ceremony proposals waiting for signatures
+
+Only ``metadata/`` and ``targets/`` are ever served. What is *current* is
+decided by following ``timestamp.json`` to its snapshot and the snapshot to
+its targets versions, never by the newest file on disk: files an interrupted
+run left behind are simply not referenced, and the next run overwrites them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import NotInitialized
+from .fsutil import locked, write_atomic
+
+POLICY_FILE = "repo-sign.toml"
+LOCK_FILE = ".repo-sign.lock"
+
+
+class Workspace:
+    """Paths of one workspace and the lock that serializes its writers."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.keys = self.root / "keys"
+        self.metadata = self.root / "metadata"
+        self.targets = self.root / "targets"
+        self.staged = self.root / "staged"
+        self.policy_file = self.root / POLICY_FILE
+
+    def is_initialized(self) -> bool:
+        return self.policy_file.exists() and (self.metadata / "timestamp.json").exists()
+
+    def require_initialized(self) -> None:
+        if not self.is_initialized():
+            raise NotInitialized(
+                f"{self.root} is not a repo-sign repository: run 'repo-sign init' "
+                "there, or pass --repo DIR"
+            )
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        with locked(self.root / LOCK_FILE):
+            yield
+
+    # metadata files
+    def metadata_path(self, role: str, version: int | None) -> Path:
+        """``N.ROLE.json`` for a version, ``ROLE.json`` for the unversioned name."""
+        name = f"{role}.json" if version is None else f"{version}.{role}.json"
+        return self.metadata / name
+
+    def read_metadata(self, role: str, version: int | None) -> bytes:
+        path = self.metadata_path(role, version)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise NotInitialized(
+                f"{path.relative_to(self.root)} is missing: the repository is incomplete; "
+                "restore it from a backup or run 'repo-sign verify'"
+            ) from None
+
+    def write_metadata(self, role: str, version: int | None, data: bytes) -> None:
+        write_atomic(self.metadata_path(role, version), data)
+
+    def newest_root_version(self) -> int:
+        """The highest N such that 1.root.json ... N.root.json all exist."""
+        version = 0
+        while self.metadata_path("root", version + 1).exists():
+            version += 1
+        if version == 0:
+            raise NotInitialized(f"{self.metadata}/1.root.json is missing")
+        return version
+
+    # target files
+    def target_file(self, target_path: str, sha256: str) -> Path:
+        """Where a target is stored: ``targets/DIR/SHA256.NAME`` (consistent snapshots)."""
+        directory, _, name = target_path.rpartition("/")
+        return self.targets / directory / f"{sha256}.{name}"

@@ -72,12 +72,14 @@ def _find_cause(error: BaseException, kind: type[BaseException]) -> BaseExceptio
         if isinstance(current, kind):
             return current
         seen.add(id(current))
-        # urllib3's MaxRetryError keeps the real error in ``reason``.
+        # urllib3 keeps the real error in ``reason`` (MaxRetryError) or in
+        # its arguments (ProtocolError), requests in its arguments.
         reason = getattr(current, "reason", None)
+        inner = [a for a in current.args if isinstance(a, BaseException)]
         if isinstance(reason, BaseException):
             current = reason
-        elif current.args and isinstance(current.args[0], BaseException):
-            current = current.args[0]
+        elif inner:
+            current = inner[-1]
         else:
             current = current.__cause__ or current.__context__
     return None
@@ -85,6 +87,12 @@ def _find_cause(error: BaseException, kind: type[BaseException]) -> BaseExceptio
 
 def _connection_problem(error: BaseException) -> str:
     """Describe in plain words why a connection could not be made."""
+    incomplete = _find_cause(error, urllib3.exceptions.IncompleteRead)
+    if isinstance(incomplete, urllib3.exceptions.IncompleteRead):
+        return (
+            f"the server closed the connection after {incomplete.partial} bytes,"
+            f" {incomplete.expected} more were announced"
+        )
     if _find_cause(error, ConnectionRefusedError) is not None:
         return "connection refused"
     if (

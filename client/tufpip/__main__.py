@@ -1,0 +1,3 @@
+from tufpip.cli import main
+
+main()

@@ -1,0 +1,188 @@
+"""tufpip's public facade: one method per command.
+
+Rules:
+- Methods raise ``TufpipError`` subclasses and never print; ``cli`` decides
+  what the user sees.
+- Installer arguments are checked for other sources (``sources``) before
+  anything runs: before metadata is refreshed and before the index starts.
+- An install or download uses one ``Session`` (one refresh, the state lock
+  held throughout) and one ``VerifyingIndex`` for the installer's whole run.
+- When the installer fails, the reason reported is tufpip's when it has one:
+  the first verification failure, else the projects the repository does not
+  have, else the installer's exit status.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from repo_sign import targetpaths
+from tuf.api import exceptions as tuf_exc
+from tuf.api.metadata import Metadata, Root
+
+from tufpip.errors import (
+    InstallerFailed,
+    NotFound,
+    StateError,
+    TamperingDetected,
+    TufpipError,
+    UsageError,
+    translate,
+)
+from tufpip.fetcher import RequestsFetcher
+from tufpip.index import VerifyingIndex
+from tufpip.installer import Action, Installer
+from tufpip.session import Session
+from tufpip.sources import SourceChecker
+from tufpip.state import DEFAULT_NAME, Home, Repository
+from tufpip.updater import build_updater
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of ``Client.verify`` for one local file."""
+
+    file: Path
+    target: str
+    error: TufpipError | None
+
+
+class Client:
+    """Commands on the recorded repository named ``repository`` (default: the first)."""
+
+    def __init__(self, home: Home | None = None, repository: str | None = None) -> None:
+        self.home = home or Home()
+        self.repository_name = repository
+
+    @property
+    def repository(self) -> Repository:
+        return self.home.get(self.repository_name)
+
+    @staticmethod
+    def fetch_first_root(url: str) -> Metadata[Root]:
+        """``URL/metadata/1.root.json``, checked to be signed by its own keys.
+
+        For trust on first use only: whoever controls the server or the
+        network now decides what is trusted from then on.
+        """
+        root_url = f"{url.rstrip('/')}/metadata/1.root.json"
+        try:
+            with RequestsFetcher() as fetcher:
+                data = fetcher.download_bytes(root_url, 512_000)
+            root = Metadata[Root].from_bytes(data)
+            root.signed.verify_delegate(Root.type, root.signed_bytes, root.signatures)
+        except (tuf_exc.RepositoryError, tuf_exc.DownloadError) as exc:
+            raise translate(exc, repository=url) from exc
+        return root
+
+    def init(self, url: str, root: bytes, name: str = DEFAULT_NAME) -> Repository:
+        """Record a repository at base ``url`` that trusts the root metadata ``root``."""
+        with self.home.locked():
+            repository = self.home.new(name, url)
+            try:
+                build_updater(repository.metadata_dir, repository.metadata_url, None, None, root)
+            except (tuf_exc.RepositoryError, ValueError, OSError) as exc:
+                shutil.rmtree(repository.path, ignore_errors=True)
+                raise UsageError(f"not a valid TUF root metadata file: {exc}") from exc
+            self.home.record(repository)
+        return repository
+
+    def install(self, args: Sequence[str], installer: Installer) -> None:
+        """Run ``installer`` with pip's install ``args`` against the verifying index."""
+        self._run(installer, "install", args)
+
+    def download(self, args: Sequence[str], dest: Path, installer: Installer) -> None:
+        """Download the resolved, verified distributions for ``args`` into ``dest``."""
+        self._run(installer, "download", ["--dest", str(dest), *args])
+
+    def verify(self, files: Sequence[Path]) -> list[Verification]:
+        """Whether each local file is exactly a target of the repository."""
+        results = []
+        with Session(self.repository) as session:
+            for file in files:
+                target = _target_of(file.name)
+                try:
+                    info = session.targetinfo(target)
+                    with open(file, "rb") as data:
+                        info.verify_length_and_hashes(data)
+                    error = None
+                except tuf_exc.LengthOrHashMismatchError:
+                    error = TamperingDetected(f"{file} differs from signed {target}")
+                except OSError as exc:
+                    error = UsageError(f"cannot read {file}: {exc.strerror}")
+                except TufpipError as exc:
+                    error = exc
+                results.append(Verification(file, target, error))
+        return results
+
+    def projects(self) -> list[str]:
+        """Names of the projects the repository signs."""
+        with Session(self.repository) as session:
+            listing = json.loads(session.read(targetpaths.PROJECT_LIST))
+        return [project["name"] for project in listing["projects"]]
+
+    def project(self, name: str) -> dict[str, Any]:
+        """The signed PEP 691 page of project ``name``."""
+        with Session(self.repository) as session:
+            try:
+                return json.loads(session.read(targetpaths.project_page(name)))
+            except NotFound:
+                raise NotFound(f"unknown package: the repository has no project {name!r}") from None
+
+    def refresh(self) -> dict[str, Any]:
+        """Update the trusted metadata; return the new ``status()``."""
+        with Session(self.repository):
+            pass
+        return self.status()
+
+    def status(self) -> dict[str, Any]:
+        """Trusted versions and expiry of every role, from the persisted metadata."""
+        repository = self.repository
+        roles = {}
+        for file in sorted(repository.metadata_dir.glob("*.json")):
+            try:
+                signed = Metadata.from_file(str(file)).signed
+            except (OSError, tuf_exc.RepositoryError) as exc:
+                raise StateError(f"cannot read trusted metadata {file}: {exc}") from exc
+            roles[file.stem] = {
+                "version": signed.version,
+                "expires": signed.expires.isoformat(),
+                "expired": signed.is_expired(),
+            }
+        cached = [f for f in repository.target_dir.rglob("*") if f.is_file()]
+        return {
+            "repository": repository.name,
+            "url": repository.url,
+            "roles": roles,
+            "cache": {"files": len(cached), "bytes": sum(f.stat().st_size for f in cached)},
+        }
+
+    def _run(self, installer: Installer, action: Action, args: Sequence[str]) -> None:
+        SourceChecker(installer.options, installer.environment).check_arguments(args)
+        with Session(self.repository) as session, VerifyingIndex(session) as index:
+            status = installer.run(action, index.url, args)
+        if status == 0:
+            return
+        if index.failures:
+            raise index.failures[0]
+        if index.missing:
+            names = ", ".join(sorted(set(index.missing)))
+            raise NotFound(f"unknown package: the repository has no project {names}")
+        raise InstallerFailed(f"{installer.name} {action} failed with exit status {status}")
+
+
+def _target_of(filename: str) -> str:
+    """The target path a local distribution (or ``.metadata``) file would have."""
+    distribution = filename.removesuffix(targetpaths.METADATA_SUFFIX)
+    try:
+        name, _version, _wheel = targetpaths.parse_filename(distribution)
+    except targetpaths.InvalidDistributionName:
+        return filename
+    if distribution != filename:
+        return targetpaths.core_metadata(name, distribution)
+    return targetpaths.distribution(name, distribution)

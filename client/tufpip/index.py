@@ -1,0 +1,178 @@
+"""The verifying package index: what pip and uv see, on loopback, for one run.
+
+Rules:
+- Listens on 127.0.0.1, on an ephemeral port, in a background thread, one
+  thread per connection, HTTP/1.1 keep-alive with Nagle's algorithm off.
+- ``/simple/`` is the project list (PEP 691 JSON); ``/simple/NAME/`` is the
+  project page, PEP 691 JSON or PEP 503 HTML by the ``Accept`` header;
+  ``/packages/NAME/FILE`` and ``/packages/NAME/FILE.metadata`` are the files
+  those pages link to. A project name that is not normalized is redirected
+  to its normalized URL, as PyPI does.
+- Every byte served is a target the ``Session`` verified in this run; the
+  URL is mapped to a target path and nothing else is read.
+- A URL that is no target of the repository answers 404; a project asked for
+  and not found is remembered in ``missing``.
+- A target that fails verification answers 403, and the error is kept in
+  ``failures``: the installer only reports the status, tufpip reports why.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote, urlsplit
+
+from repo_sign import targetpaths
+from tufpip.errors import NotFound, TufpipError
+from tufpip.session import Session
+
+logger = logging.getLogger(__name__)
+
+JSON = "application/vnd.pypi.simple.v1+json"
+HTML = "application/vnd.pypi.simple.v1+html"
+
+# Media types a project page can be served as: (page format, Content-Type),
+# in order of preference when a client accepts several equally.
+_MEDIA_TYPES: dict[str, tuple[targetpaths.PageFormat, str]] = {
+    JSON: ("json", JSON),
+    "application/vnd.pypi.simple.latest+json": ("json", JSON),
+    HTML: ("html", HTML),
+    "application/vnd.pypi.simple.latest+html": ("html", HTML),
+    "text/html": ("html", "text/html"),
+    "*/*": ("html", "text/html"),
+}
+_PROJECT = re.compile(r"/simple/([^/]+)/?")
+
+
+def negotiate(accept: str | None) -> tuple[targetpaths.PageFormat, str] | None:
+    """The page format and Content-Type for an ``Accept`` header, or None if none fits.
+
+    No header means HTML, as for any PEP 503 client.
+    """
+    if not accept:
+        return _MEDIA_TYPES["text/html"]
+    preference = list(_MEDIA_TYPES)
+    best: tuple[float, int, str] | None = None
+    for item in accept.split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        if media.lower() not in _MEDIA_TYPES:
+            continue
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        rank = (quality, -preference.index(media.lower()), media.lower())
+        if quality > 0 and (best is None or rank > best):
+            best = rank
+    return None if best is None else _MEDIA_TYPES[best[2]]
+
+
+class VerifyingIndex:
+    """A package index on 127.0.0.1 that serves only targets verified by a ``Session``."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.failures: list[TufpipError] = []
+        self.missing: list[str] = []
+        self._server = _Server(self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="tufpip-index", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        """The index URL to give an installer (``http://127.0.0.1:PORT/simple/``)."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/simple/"
+
+    def __enter__(self) -> VerifyingIndex:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def route(self, path: str, accept: str | None) -> tuple[int, str, str]:
+        """Map a request path to (status, target path or redirect location, Content-Type).
+
+        Status 200 names a target path, 301 a location, 404 and 406 nothing.
+        """
+        path = urlsplit(path).path
+        if path == "/simple/":
+            return 200, targetpaths.PROJECT_LIST, JSON
+        if match := _PROJECT.fullmatch(path):
+            name = targetpaths.normalize(unquote(match[1]))
+            if path != f"/simple/{name}/":
+                return 301, f"/simple/{name}/", ""
+            media = negotiate(accept)
+            if media is None:
+                return 406, "", ""
+            page_format, content_type = media
+            return 200, targetpaths.project_page(name, page_format), content_type
+        if path.startswith("/packages/"):
+            return 200, unquote(path.removeprefix("/")), "application/octet-stream"
+        return 404, "", ""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, index: VerifyingIndex) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.index = index
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def do_GET(self) -> None:
+        index = self.server.index
+        status, where, content_type = index.route(self.path, self.headers.get("Accept"))
+        if status == 301:
+            self._reply(301, b"", {"Location": where})
+            return
+        if status != 200:
+            self._reply(status, b"")
+            return
+        try:
+            local = index.session.target(where)
+        except NotFound:
+            if where.startswith("simple/"):
+                index.missing.append(where.split("/")[1])
+            self._reply(404, b"")
+            return
+        except TufpipError as exc:
+            logger.info("refused %s: %s", where, exc)
+            index.failures.append(exc)
+            self._reply(403, str(exc).encode())
+            return
+        with open(local, "rb") as body:
+            self._start(200, local.stat().st_size, {"Content-Type": content_type})
+            shutil.copyfileobj(body, self.wfile)
+
+    def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self._start(status, len(body), headers)
+        self.wfile.write(body)
+
+    def _start(self, status: int, length: int, headers: dict[str, str] | None = None) -> None:
+        """Send the status line and headers of a ``length``-byte response."""
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        logger.debug("index: " + format, *args)

@@ -57,14 +57,25 @@ class _Incoming:
             os.unlink(self.tmp)
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    incoming = _Incoming(path.parent, mode)
+def write_atomic(path: Path, data: bytes, mode: int = 0o644, staging: Path | None = None) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename.
+
+    The temporary file lives in ``staging`` (default: beside ``path``), which
+    must be on the same file system.
+    """
+    incoming = _Incoming(staging or path.parent, mode)
     try:
         incoming.write(data)
         incoming.commit(path)
     finally:
         incoming.discard()
+
+
+def remove_leftovers(directory: Path) -> None:
+    """Delete temporary files an interrupted writer left in ``directory``."""
+    for leftover in directory.glob(".incoming.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()
 
 
 def sha256_file(path: Path) -> tuple[int, str]:

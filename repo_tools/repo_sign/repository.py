@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 from securesystemslib.signer import Key, Signer
@@ -90,6 +91,7 @@ class SignedRepository(Repository):
         self._signers: dict[str, Signer] = {}
         self._current: dict[str, bytes] = {}  # role -> bytes of its current version
         self._staged: dict[str, bytes] = {}  # role -> bytes waiting for publish()
+        self._staged_files: dict[Path, bytes | StagedFile] = {}  # target files, likewise
         self._snapshot_versions: dict[str, int] = {}
 
     # ---- loading -------------------------------------------------------
@@ -246,6 +248,12 @@ class SignedRepository(Repository):
     # ---- publishing ----------------------------------------------------
     def publish(self) -> list[str]:
         """Write staged metadata bottom-up (see module docstring); return the file names."""
+        for destination, content in self._staged_files.items():
+            if isinstance(content, StagedFile):
+                content.commit(destination)
+            elif not destination.exists():  # content-addressed: same name, same bytes
+                write_atomic(destination, content, staging=self.workspace.targets)
+        self._staged_files.clear()
         order = sorted(self._staged, key=_publish_rank)
         written = []
         for role in order:
@@ -278,10 +286,22 @@ class SignedRepository(Repository):
         info.verify_length_and_hashes(data)
         return data
 
-    def write_target(self, path: str, data: bytes) -> TargetFile:
-        info = TargetFile.from_data(path, data, ["sha256"])
-        write_atomic(self.workspace.target_file(path, info.hashes["sha256"]), data)
+    def stage_target(self, path: str, data: bytes | StagedFile) -> TargetFile:
+        """Describe a target file and keep it for publish(), which writes it first."""
+        if isinstance(data, StagedFile):
+            info = TargetFile(data.length, {"sha256": data.sha256}, path)
+        else:
+            info = TargetFile.from_data(path, data, ["sha256"])
+        self._staged_files[self.workspace.target_file(path, info.hashes["sha256"])] = data
         return info
+
+    def discard(self) -> None:
+        """Drop everything staged: nothing of this operation reaches the workspace."""
+        for content in self._staged_files.values():
+            if isinstance(content, StagedFile):
+                content.discard()
+        self._staged_files.clear()
+        self._staged.clear()
 
     def set_targets(self, changes: dict[str, TargetFile | None]) -> None:
         """Add, replace (TargetFile) or remove (None) targets, one edit per affected role."""
@@ -314,67 +334,65 @@ def _page_targets(repo: SignedRepository, page: index.ProjectPage) -> dict[str, 
     if not page.files:
         return {targetpaths.project_page(page.name, fmt): None for fmt in ("json", "html")}
     return {
-        targetpaths.project_page(page.name, "json"): repo.write_target(
+        targetpaths.project_page(page.name, "json"): repo.stage_target(
             targetpaths.project_page(page.name, "json"), page.to_json()
         ),
-        targetpaths.project_page(page.name, "html"): repo.write_target(
+        targetpaths.project_page(page.name, "html"): repo.stage_target(
             targetpaths.project_page(page.name, "html"), page.to_html()
         ),
     }
 
 
 def add_distributions(repo: SignedRepository, dists: list[Distribution]) -> Changes:
+    """Add validated distributions; see ``_add``. Nothing changes on error."""
+    try:
+        return _add(repo, dists)
+    finally:
+        repo.discard()
+
+
+def _add(repo: SignedRepository, dists: list[Distribution]) -> Changes:
     """Add validated distributions; one new snapshot and timestamp for all of them.
 
     Each file is read once, copied while hashed. A file already published
     with the same content is skipped; the same file name with other content
-    is refused before anything is written.
+    is refused. Nothing is written unless everything is signed: callers
+    ``discard()`` on error.
     """
     changes = Changes()
     pages: dict[str, index.ProjectPage] = {}
-    copies: list[tuple[StagedFile, str | None]] = []
     new: dict[str, TargetFile | None] = {}
-    try:
-        for dist in dists:
-            if dist.project not in pages:
-                page = repo.project_page(dist.project)
-                pages[dist.project] = page or index.ProjectPage(dist.project)
-            page = pages[dist.project]
-            copy = StagedFile(dist.path, repo.workspace.targets)
-            existing = page.files.get(dist.filename)
-            if existing is not None:
-                copies.append((copy, None))
-                if existing.sha256 != copy.sha256:
-                    raise ConflictingFile(
-                        f"{dist.filename} is already published with other content "
-                        f"(sha256 {existing.sha256[:16]}...): remove that version first"
-                    )
-                continue
-            path = targetpaths.distribution(dist.project, dist.filename)
-            copies.append((copy, path))
-            new[path] = TargetFile(copy.length, {"sha256": copy.sha256}, path)
-            metadata_sha = None
-            if dist.core_metadata is not None:
-                meta_path = targetpaths.core_metadata(dist.project, dist.filename)
-                new[meta_path] = repo.write_target(meta_path, dist.core_metadata)
-                metadata_sha = new[meta_path].hashes["sha256"]
-            page.files[dist.filename] = index.FileEntry(
-                dist.filename, copy.sha256, copy.length, dist.requires_python, metadata_sha
-            )
-            changes.targets_added.append(path)
-        for copy, path in copies:
-            if path is None:
-                copy.discard()
-            else:
-                copy.commit(repo.workspace.target_file(path, copy.sha256))
-    finally:
-        for copy, _ in copies:
+    for dist in dists:
+        if dist.project not in pages:
+            page = repo.project_page(dist.project)
+            pages[dist.project] = page or index.ProjectPage(dist.project)
+        page = pages[dist.project]
+        copy = StagedFile(dist.path, repo.workspace.targets)
+        existing = page.files.get(dist.filename)
+        if existing is not None:
             copy.discard()
+            if existing.sha256 != copy.sha256:
+                raise ConflictingFile(
+                    f"{dist.filename} is already published with other content "
+                    f"(sha256 {existing.sha256[:16]}...): remove that version first"
+                )
+            continue
+        path = targetpaths.distribution(dist.project, dist.filename)
+        new[path] = repo.stage_target(path, copy)
+        metadata_sha = None
+        if dist.core_metadata is not None:
+            meta_path = targetpaths.core_metadata(dist.project, dist.filename)
+            new[meta_path] = repo.stage_target(meta_path, dist.core_metadata)
+            metadata_sha = new[meta_path].hashes["sha256"]
+        page.files[dist.filename] = index.FileEntry(
+            dist.filename, copy.sha256, copy.length, dist.requires_python, metadata_sha
+        )
+        changes.targets_added.append(path)
     if not changes.targets_added:
         return changes
     for page in pages.values():
         new.update(_page_targets(repo, page))
-    new[targetpaths.PROJECT_LIST] = repo.write_target(
+    new[targetpaths.PROJECT_LIST] = repo.stage_target(
         targetpaths.PROJECT_LIST, index.project_list(repo.projects() | set(pages))
     )
     repo.set_targets(new)
@@ -384,6 +402,13 @@ def add_distributions(repo: SignedRepository, dists: list[Distribution]) -> Chan
 
 def remove_distributions(repo: SignedRepository, project: str, version: str | None) -> Changes:
     """Remove a project, or one version of it, and republish its index pages."""
+    try:
+        return _remove(repo, project, version)
+    finally:
+        repo.discard()
+
+
+def _remove(repo: SignedRepository, project: str, version: str | None) -> Changes:
     name = targetpaths.normalize(project)
     page = repo.project_page(name)
     if page is None:
@@ -405,7 +430,7 @@ def remove_distributions(repo: SignedRepository, project: str, version: str | No
     new.update(_page_targets(repo, page))
     if not page.files:
         projects = repo.projects() - {name}
-        new[targetpaths.PROJECT_LIST] = repo.write_target(
+        new[targetpaths.PROJECT_LIST] = repo.stage_target(
             targetpaths.PROJECT_LIST, index.project_list(projects)
         )
     repo.set_targets(new)

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import NotInitialized
-from .fsutil import locked, write_atomic
+from .fsutil import locked, remove_leftovers, write_atomic
 
 POLICY_FILE = "repo-sign.toml"
 LOCK_FILE = ".repo-sign.lock"
@@ -52,7 +52,10 @@ class Workspace:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
+        """Serialize writers; the holder also clears what an interrupted writer left."""
         with locked(self.root / LOCK_FILE):
+            for directory in (self.metadata, self.targets, self.keys):
+                remove_leftovers(directory)
             yield
 
     # metadata files

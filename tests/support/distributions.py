@@ -39,7 +39,9 @@ def make_backend_wheel(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     metadata = tinybackend.core_metadata("tinybackend", "1.0")
     files = {"tinybackend.py": inspect.getsource(tinybackend)}
-    return directory / tinybackend.write_wheel(str(directory), "tinybackend", "1.0", files, metadata)
+    return directory / tinybackend.write_wheel(
+        str(directory), "tinybackend", "1.0", files, metadata
+    )
 
 
 def make_sdist(

@@ -1,0 +1,60 @@
+"""Repositories built by the real ``repo-sign`` command, for every test suite."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from repo_sign.serve import RepositoryServer
+from repo_sign.workspace import Workspace
+
+PASSPHRASE = "correct horse battery staple"
+
+
+def command_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
+    env["REPO_SIGN_PASSPHRASE"] = PASSPHRASE
+    env.update(extra)
+    return env
+
+
+def repo_sign(*args: str | Path, check: bool = True, **env: str) -> subprocess.CompletedProcess:
+    """Run the ``repo-sign`` command line as a user would."""
+    command = [sys.executable, "-c", "from repo_sign.cli import main; main()", *map(str, args)]
+    result = subprocess.run(command, capture_output=True, text=True, env=command_env(**env))
+    if check and result.returncode != 0:
+        raise AssertionError(f"repo-sign {args} failed ({result.returncode}):\n{result.stderr}")
+    return result
+
+
+def build_repository(root: Path, files: list[Path], *init_args: str) -> Workspace:
+    """``repo-sign init`` in ``root`` then ``repo-sign add`` every file."""
+    repo_sign("init", "--repo", root, *init_args)
+    if files:
+        repo_sign("add", "--repo", root, *files)
+    return Workspace(root)
+
+
+@contextmanager
+def served(workspace: Workspace) -> Iterator[str]:
+    """Serve a workspace on 127.0.0.1; yield its base URL."""
+    server = RepositoryServer(workspace)
+    server.start_background()
+    try:
+        yield server.url
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def snapshot_tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` and its bytes, to prove that nothing changed."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != ".repo-sign.lock"
+    }

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tuf.ngclient import FetcherInterface, Updater, UpdaterConfig
+
 from tufpip.fetcher import RequestsFetcher
 
 

@@ -30,6 +30,7 @@ from tuf.api.metadata import (
     Targets,
     Timestamp,
 )
+
 from tufpip.fetcher import RequestsFetcher
 from tufpip.updater import build_updater
 

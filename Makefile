@@ -25,8 +25,41 @@ format: venv
 test: lint
 	$(BIN)/python -m pytest -q
 
+# The main job: curate real packages from the upstream index into the demo
+# repository (keys/, metadata/, targets/ here), serve a copy on loopback,
+# install from it with tufpip, then tamper with a served file and watch
+# tufpip refuse it.
+DEMO := .demo
+DEMO_REQUIREMENTS ?= requests
 demo: venv
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/demo.py
+	@set -eu; export PATH="$(CURDIR)/$(BIN):$$PATH" REPO_SIGN_PASSPHRASE=demo-only-passphrase \
+	  TUFPIP_HOME="$(CURDIR)/$(DEMO)/home"; rm -rf $(DEMO); mkdir -p $(DEMO); \
+	echo "== 1. repo-sign: curate '$(DEMO_REQUIREMENTS)' into the demo repository"; \
+	[ -f repo-sign.toml ] || repo-sign init --root-keys 3 --root-threshold 2; \
+	printf '%s\n' $(DEMO_REQUIREMENTS) > $(DEMO)/requirements.txt; \
+	repo-sign import -r $(DEMO)/requirements.txt; \
+	repo-sign verify; repo-sign status; \
+	echo "== 2. serve a copy of metadata/ and targets/ with a plain static web server"; \
+	mkdir -p $(DEMO)/www; cp -r metadata targets $(DEMO)/www/; \
+	port=$$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	python -m http.server --bind 127.0.0.1 --directory $(DEMO)/www $$port >$(DEMO)/server.log 2>&1 & \
+	server=$$!; trap 'kill $$server' EXIT; sleep 0.5; \
+	echo "== 3. tufpip: trust the repository's root and install into a fresh virtual environment"; \
+	tufpip init http://127.0.0.1:$$port --root metadata/1.root.json; \
+	python -m venv $(DEMO)/venv; \
+	tufpip install --python $(DEMO)/venv/bin/python $(DEMO_REQUIREMENTS); \
+	$(DEMO)/venv/bin/python -c 'import requests; print("imported requests", requests.__version__)'; \
+	echo "== 4. an attacker replaces bytes of the requests wheel on the server"; \
+	wheel=$$(ls $(DEMO)/www/targets/packages/requests/*.whl | head -1); \
+	python -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[100]^=1; open(p,"wb").write(b)' $$wheel; \
+	export TUFPIP_HOME="$(CURDIR)/$(DEMO)/home2"; \
+	tufpip init http://127.0.0.1:$$port --root metadata/1.root.json; \
+	python -m venv $(DEMO)/venv2; \
+	if tufpip install --python $(DEMO)/venv2/bin/python $(DEMO_REQUIREMENTS); then \
+	  echo "DEMO FAILED: the tampered wheel was installed"; exit 1; fi; \
+	if $(DEMO)/venv2/bin/python -c 'import requests' 2>/dev/null; then \
+	  echo "DEMO FAILED: requests is importable"; exit 1; fi; \
+	echo "== tufpip refused the tampered file and installed nothing: demo complete"
 
 bench: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks

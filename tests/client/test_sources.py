@@ -1,0 +1,112 @@
+"""Every other package source is refused before anything runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tufpip.cli import cli
+from tufpip.errors import RefusedSource
+from tufpip.sources import PIP_OPTIONS, UV_OPTIONS, SourceChecker
+
+REFUSED_EVERYWHERE = [
+    ["-i", "http://127.0.0.1:9/simple/", "beta"],
+    ["--index-url=http://127.0.0.1:9/simple/", "beta"],
+    ["--pypi-url", "http://127.0.0.1:9/simple/", "beta"],
+    ["--extra-index-url", "http://127.0.0.1:9/simple/", "beta"],
+    ["--extra-index=http://127.0.0.1:9/simple/", "beta"],  # optparse prefix
+    ["-f", "/opt/wheels", "beta"],
+    ["--find-links=/opt/wheels", "beta"],
+    ["--no-index", "beta"],
+    ["--trusted-host", "example.org", "beta"],
+    ["-e", "."],
+    ["--editable=git+https://example.org/x.git#egg=x"],
+    ["-Uihttp://127.0.0.1:9/simple/", "beta"],  # clustered short options
+    ["--proxy", "http://127.0.0.1:9", "beta"],
+    ["--index", "http://127.0.0.1:9/simple/", "beta"],
+    ["--default-index", "http://127.0.0.1:9/simple/", "beta"],
+    ["--group", "dev"],
+    ["./local-project"],
+    ["/tmp/beta-1.0-py3-none-any.whl"],
+    ["beta-1.0-py3-none-any.whl"],
+    ["https://example.org/beta-1.0.tar.gz"],
+    ["git+https://example.org/beta.git"],
+    ["beta @ https://example.org/beta-1.0-py3-none-any.whl"],
+    ["--", "./local-project"],
+]
+
+
+@pytest.mark.parametrize("options", [PIP_OPTIONS, UV_OPTIONS], ids=["pip", "uv"])
+@pytest.mark.parametrize("args", REFUSED_EVERYWHERE, ids=" ".join)
+def test_command_line_refused(options: dict, args: list[str]) -> None:
+    with pytest.raises(RefusedSource):
+        SourceChecker(options, {}).check_arguments(args)
+
+
+@pytest.mark.parametrize("options", [PIP_OPTIONS, UV_OPTIONS], ids=["pip", "uv"])
+def test_named_requirements_and_harmless_options_pass(options: dict, tmp_path: Path) -> None:
+    reqs = tmp_path / "reqs.txt"
+    reqs.write_text(
+        "# pinned\nbeta==1.0 --hash=sha256:" + "0" * 64 + "\nepsilon[fast] ; python_version > '3'\n"
+        "-c constraints.txt\n--only-binary :all:\n"
+    )
+    (tmp_path / "constraints.txt").write_text("zeta<2\n")
+    args = ["-U", "--target", "./dir", "--prefix=./p", "-r", str(reqs), "alpha>=1", "-q"]
+    SourceChecker(options, {}).check_arguments(args)
+
+
+LINES_REFUSED = [
+    "--extra-index-url http://127.0.0.1:9/simple/",
+    "-i http://127.0.0.1:9/simple/",
+    "--index-url=http://127.0.0.1:9/simple/",
+    "-f /opt/wheels",
+    "--find-links /opt/wheels",
+    "--no-index",
+    "--trusted-host example.org",
+    "-e ./local",
+    "./local",
+    "beta @ file:///tmp/beta-1.0-py3-none-any.whl",
+    "git+https://example.org/beta.git#egg=beta",
+    "${OPTION} http://127.0.0.1:9/simple/",
+    "-r https://example.org/more.txt",
+    "--extra-index-url \\\n  http://127.0.0.1:9/simple/",
+]
+
+
+@pytest.mark.parametrize("line", LINES_REFUSED)
+def test_refused_inside_nested_files(line: str, tmp_path: Path) -> None:
+    """Top file -> -c file -> -r file in another folder holding the line."""
+    (tmp_path / "deep").mkdir()
+    (tmp_path / "deep" / "inner.txt").write_text(f"beta\n{line}\n")
+    (tmp_path / "constraints.txt").write_text("-r deep/inner.txt\n")
+    (tmp_path / "top.txt").write_text("alpha\n-c ${CONSTRAINTS}\n")
+    env = {"OPTION": "--extra-index-url", "CONSTRAINTS": str(tmp_path / "constraints.txt")}
+    with pytest.raises(RefusedSource, match=r"inner\.txt, line 2"):
+        SourceChecker(PIP_OPTIONS, env).check_arguments(["-r", str(tmp_path / "top.txt")])
+
+
+def test_cycles_in_requirements_files_terminate(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("-r b.txt\nalpha\n")
+    (tmp_path / "b.txt").write_text("-r a.txt\nbeta\n")
+    SourceChecker(PIP_OPTIONS, {}).check_arguments(["-r", str(tmp_path / "a.txt")])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--extra-index-url", "http://127.0.0.1:9/simple/", "beta"],
+        ["--installer", "uv", "--index", "http://127.0.0.1:9/simple/", "beta"],
+        ["./local-project"],
+    ],
+    ids=" ".join,
+)
+def test_cli_refuses_before_running_anything(args: list[str], tmp_path: Path) -> None:
+    """Exit 3 and one line, even with no repository recorded: nothing else ran."""
+    result = CliRunner().invoke(cli, ["install", *args], env={"TUFPIP_HOME": str(tmp_path)})
+    assert result.exit_code == 3
+    assert result.output.count("\n") == 1
+    assert result.output.startswith("tufpip: error: ")
+    assert "verified index" in result.output or "install it by name" in result.output
+    assert not (tmp_path / "repositories").exists()

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from repo_sign import targetpaths
 from tuf.api import exceptions as tuf_exc
 from tuf.api.metadata import Metadata, Root
 
+from repo_sign import targetpaths
 from tufpip.errors import (
     InstallerFailed,
     NotFound,

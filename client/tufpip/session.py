@@ -25,11 +25,11 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-from repo_sign import targetpaths
 from tuf.api import exceptions as tuf_exc
 from tuf.api.metadata import Metadata, TargetFile, Timestamp
 from tuf.ngclient import FetcherInterface, Updater
 
+from repo_sign import targetpaths
 from tufpip.errors import NotFound, translate
 from tufpip.fetcher import RequestsFetcher
 from tufpip.state import Repository

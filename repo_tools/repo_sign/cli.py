@@ -269,3 +269,8 @@ def main(argv: list[str] | None = None) -> None:
         where = f" ({exc.filename})" if exc.filename else ""
         click.echo(f"repo-sign: error: {exc.strerror or exc}{where}", err=True)
         sys.exit(1)
+
+
+from .cli_ceremony import register  # noqa: E402  (its commands import this module's helpers)
+
+register(cli)

@@ -245,6 +245,15 @@ class SignedRepository(Repository):
         except UnsignedMetadataError as exc:
             raise ThresholdNotMet(f"{role} is not signed by a threshold of its keys") from exc
 
+    def stage(self, role: str, md: Metadata) -> None:
+        """Stage ``md``, signed elsewhere (a ceremony), for ``publish()`` as it is.
+
+        It must already meet its threshold as a client checks it, against the
+        current (or already staged) delegator; nothing here re-signs it.
+        """
+        self.check_threshold(role, md)
+        self._staged[role] = md.to_bytes()
+
     # ---- publishing ----------------------------------------------------
     def publish(self) -> list[str]:
         """Write staged metadata bottom-up (see module docstring); return the file names."""

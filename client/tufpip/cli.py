@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from tufpip import progress
 from tufpip.client import Client
 from tufpip.errors import EXIT_CODES, TufpipError, UsageError
 from tufpip.installer import Installer
@@ -51,7 +52,7 @@ def cli(ctx: click.Context, repository: str | None, verbose: bool, debug: bool) 
     logger = logging.getLogger("tufpip")
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING)
-    ctx.obj = Client(repository=repository)
+    ctx.obj = Client(repository=repository, progress=progress.for_stderr())
 
 
 @cli.command()

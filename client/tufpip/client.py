@@ -37,7 +37,7 @@ from tufpip.errors import (
 from tufpip.fetcher import RequestsFetcher
 from tufpip.index import VerifyingIndex
 from tufpip.installer import Action, Installer
-from tufpip.session import Session
+from tufpip.session import ProgressFactory, Session
 from tufpip.sources import SourceChecker
 from tufpip.state import DEFAULT_NAME, Home, Repository
 from tufpip.updater import build_updater
@@ -55,9 +55,15 @@ class Verification:
 class Client:
     """Commands on the recorded repository named ``repository`` (default: the first)."""
 
-    def __init__(self, home: Home | None = None, repository: str | None = None) -> None:
+    def __init__(
+        self,
+        home: Home | None = None,
+        repository: str | None = None,
+        progress: ProgressFactory | None = None,
+    ) -> None:
         self.home = home or Home()
         self.repository_name = repository
+        self.progress = progress
 
     @property
     def repository(self) -> Repository:
@@ -103,7 +109,7 @@ class Client:
     def verify(self, files: Sequence[Path]) -> list[Verification]:
         """Whether each local file is exactly a target of the repository."""
         results = []
-        with Session(self.repository) as session:
+        with Session(self.repository, self.progress) as session:
             for file in files:
                 target = _target_of(file.name)
                 try:
@@ -122,13 +128,13 @@ class Client:
 
     def projects(self) -> list[str]:
         """Names of the projects the repository signs."""
-        with Session(self.repository) as session:
+        with Session(self.repository, self.progress) as session:
             listing = json.loads(session.read(targetpaths.PROJECT_LIST))
         return [project["name"] for project in listing["projects"]]
 
     def project(self, name: str) -> dict[str, Any]:
         """The signed PEP 691 page of project ``name``."""
-        with Session(self.repository) as session:
+        with Session(self.repository, self.progress) as session:
             try:
                 return json.loads(session.read(targetpaths.project_page(name)))
             except NotFound:
@@ -136,7 +142,7 @@ class Client:
 
     def refresh(self) -> dict[str, Any]:
         """Update the trusted metadata; return the new ``status()``."""
-        with Session(self.repository):
+        with Session(self.repository, self.progress):
             pass
         return self.status()
 
@@ -164,7 +170,7 @@ class Client:
 
     def _run(self, installer: Installer, action: Action, args: Sequence[str]) -> None:
         SourceChecker(installer.options, installer.environment).check_arguments(args)
-        with Session(self.repository) as session, VerifyingIndex(session) as index:
+        with Session(self.repository, self.progress) as session, VerifyingIndex(session) as index:
             status = installer.run(action, index.url, args)
         if status == 0:
             return

@@ -21,7 +21,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
@@ -40,23 +41,33 @@ logger = logging.getLogger(__name__)
 _FAILURES = (OSError, tuf_exc.RepositoryError, tuf_exc.DownloadError)
 
 
-class _TimestampRecorder(FetcherInterface):
-    """Delegates to another fetcher and keeps the last timestamp.json it delivered.
+ProgressFactory = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
+"""Given a target path and its signed length, a context whose value is called
+with the size of each chunk as it arrives (the CLI draws a progress bar)."""
+
+
+class _ObservingFetcher(FetcherInterface):
+    """Delegates to another fetcher, keeping the last timestamp.json and reporting progress.
 
     A freeze is reported with the expiry of the newest verified timestamp;
     ngclient does not persist an expired timestamp, so the bytes it verified
-    are kept here. Chunks are passed through as they come, so ngclient's
-    length limit still applies.
+    are kept here. While ``progress`` is set (one target download at a time:
+    the Updater is only used under the session lock) each chunk is reported.
+    Chunks are passed through as they come, so ngclient's length limit
+    still applies.
     """
 
     def __init__(self, fetcher: FetcherInterface) -> None:
         self._fetcher = fetcher
         self.timestamp: bytes | None = None
+        self.progress: Callable[[int], None] | None = None
 
     def _fetch(self, url: str) -> Iterator[bytes]:
         chunks = self._fetcher.fetch(url)
         if url.endswith("/timestamp.json"):
             return self._recording(chunks)
+        if self.progress is not None:
+            return self._reporting(chunks, self.progress)
         return chunks
 
     def _recording(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -66,16 +77,23 @@ class _TimestampRecorder(FetcherInterface):
             yield chunk
         self.timestamp = bytes(data)
 
+    @staticmethod
+    def _reporting(chunks: Iterator[bytes], advance: Callable[[int], None]) -> Iterator[bytes]:
+        for chunk in chunks:
+            advance(len(chunk))
+            yield chunk
+
 
 class Session:
     """Verified access to one repository's targets for the length of one run."""
 
-    def __init__(self, repository: Repository) -> None:
+    def __init__(self, repository: Repository, progress: ProgressFactory | None = None) -> None:
         self.repository = repository
+        self._progress = progress
         self._lock = threading.Lock()
         self._verified: dict[str, Path] = {}
         self._fetcher = RequestsFetcher()
-        self._recorder = _TimestampRecorder(self._fetcher)
+        self._recorder = _ObservingFetcher(self._fetcher)
         self._updater: Updater | None = None
         self._resources = contextlib.ExitStack()
 
@@ -128,12 +146,23 @@ class Session:
             local = self.repository.target_dir / path
             try:
                 if self._active_updater().find_cached_target(info, str(local)) is None:
-                    self._active_updater().download_target(info, str(local))
+                    self._download(path, info, local)
             except _FAILURES as exc:
                 raise self._translate(exc, path) from exc
             logger.info("verified %s (%d bytes)", path, info.length)
             self._verified[path] = local
             return local
+
+    def _download(self, path: str, info: TargetFile, local: Path) -> None:
+        if self._progress is None:
+            self._active_updater().download_target(info, str(local))
+            return
+        with self._progress(path, info.length) as advance:
+            self._recorder.progress = advance
+            try:
+                self._active_updater().download_target(info, str(local))
+            finally:
+                self._recorder.progress = None
 
     def _targetinfo(self, path: str) -> TargetFile:
         if not targetpaths.is_target_path(path):

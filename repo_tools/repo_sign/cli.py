@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from . import __version__, keys
+from .bins import rebin as rebin_repository
 from .distributions import inspect
 from .errors import PassphraseRequired, RepoSignError
 from .expiry import refresh, status
@@ -246,6 +247,22 @@ def serve(ctx: click.Context, repo: Path | None, host: str, port: int) -> None:
         pass
     finally:
         server.server_close()
+
+
+@cli.command()
+@repo_option
+@click.argument("count", required=False, type=int)
+@click.pass_context
+def rebin(ctx: click.Context, repo: Path | None, count: int | None) -> None:
+    """Move every target into COUNT hash bins (default: the best count for its size)."""
+    ws = workspace_of(ctx, repo)
+    ws.require_initialized()
+    with ws.lock():
+        count, changes = rebin_repository(SignedRepository.load(ws, passphrase_provider), count)
+    if not changes.published:
+        click.echo(f"Already {count} bins: nothing to do.")
+        return
+    click.echo(f"{count} bins: published {len(changes.published)} metadata files")
 
 
 def main(argv: list[str] | None = None) -> None:

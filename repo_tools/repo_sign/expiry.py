@@ -58,7 +58,9 @@ class Report:
 
 def _roles(repo: SignedRepository) -> list[str]:
     bins = [name.removesuffix(".json") for name in repo.snapshot().meta]
-    bins = [b for b in bins if b != Targets.type]
+    # Bins retired by a rebin stay listed in the snapshot (clients require it)
+    # but are no longer delegated: they are neither reported nor re-signed.
+    bins = [b for b in bins if b != Targets.type and _delegated(repo, b)]
     return [Root.type, Targets.type, *sorted(bins), Snapshot.type, Timestamp.type]
 
 
@@ -75,6 +77,15 @@ def _valid_signatures(repo: SignedRepository, role: str, md: Metadata) -> int:
         except Exception:  # securesystemslib raises several types for a bad signature
             continue
     return count
+
+
+def _delegated(repo: SignedRepository, role: str) -> bool:
+    delegations = repo.targets().delegations
+    if delegations is None:
+        return False
+    if delegations.succinct_roles and delegations.succinct_roles.is_delegated_role(role):
+        return True
+    return bool(delegations.roles and role in delegations.roles)
 
 
 def status(repo: SignedRepository) -> Report:

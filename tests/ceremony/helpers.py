@@ -108,7 +108,7 @@ def workspace_holders(ws: Workspace, role: str = "root") -> list[Holder]:
     for pub in sorted(ws.keys.glob(f"{role}-*.pub")):
         private = pub.with_suffix("")
         machine = ws.root.parent / f"holder-{private.name}"
-        machine.mkdir()
+        machine.mkdir(exist_ok=True)
         shutil.copyfile(pub, machine / "key.pub")
         shutil.copyfile(private, machine / "key")
         holders.append(Holder(machine))

@@ -1,0 +1,84 @@
+"""Fixtures of the attack and fault suite.
+
+One repository is built by ``repo-sign`` per session (a dependency chain, an
+sdist built with a backend from the index, an unrelated project); each test
+gets its own copy of that workspace, keys included, served by an
+``AttackerServer`` on 127.0.0.1, a ``tufpip`` state folder that trusts the
+repository's first root, and an empty virtual environment. Copies are cheap
+(a few dozen small files), so a test may republish, forge or break its copy
+without disturbing any other test.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.attacks.attacker import AttackerServer
+from tests.attacks.checks import Client, Mirror
+from tests.support.distributions import make_backend_wheel, make_sdist, make_wheel
+from tests.support.repositories import build_repository
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything here is part of the attack suite (``-m attack`` selects it)."""
+    for item in items:
+        if "tests/attacks/" in str(item.fspath):
+            item.add_marker(pytest.mark.attack)
+
+
+@pytest.fixture(scope="session")
+def attack_dists(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    directory = tmp_path_factory.mktemp("attack-dists")
+    return [
+        make_wheel(directory, "alpha", "1.0", requires=["beta>=1"]),
+        make_wheel(directory, "beta", "1.0"),
+        make_wheel(directory, "zeta", "1.0"),
+        make_sdist(directory, "lambda-pkg", "1.0", requires=["beta"]),
+        make_backend_wheel(directory),
+    ]
+
+
+@pytest.fixture(scope="session")
+def pristine(tmp_path_factory: pytest.TempPathFactory, attack_dists: list[Path]) -> Path:
+    """The session's repository workspace; tests only ever copy it."""
+    return build_repository(tmp_path_factory.mktemp("pristine") / "repo", attack_dists).root
+
+
+@pytest.fixture
+def mirror(tmp_path: Path, pristine: Path) -> Iterator[Mirror]:
+    """This test's copy of the repository, served by an attacker on 127.0.0.1."""
+    workspace = Path(shutil.copytree(pristine, tmp_path / "repo", symlinks=True))
+    with AttackerServer(workspace).running() as server:
+        yield Mirror(workspace, server)
+
+
+@pytest.fixture
+def client(tmp_path: Path, mirror: Mirror) -> Client:
+    """A tufpip state folder that trusts the mirror's repository (its 1.root.json)."""
+    client = Client(tmp_path / "home")
+    run = client("init", mirror.url, "--root", mirror.root)
+    assert run.returncode == 0, run.describe()
+    return client
+
+
+def new_venv(path: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", path], check=True)
+    return path
+
+
+@pytest.fixture
+def venv(tmp_path: Path) -> Path:
+    """An empty virtual environment (no pip: tufpip brings its own)."""
+    return new_venv(tmp_path / "venv")
+
+
+@pytest.fixture
+def venv2(tmp_path: Path) -> Path:
+    """A second one, for the honest run after an attack."""
+    return new_venv(tmp_path / "venv2")

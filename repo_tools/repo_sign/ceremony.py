@@ -35,8 +35,9 @@ Rules:
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -639,6 +640,7 @@ class Ceremony:
                 raise ConflictingFile("two proposals for the same role: publish one of them")
             proposals = sorted(proposals, key=lambda p: PROPOSAL_ROLES.index(p.role))
             trusted_before = self._trusted_keyids(repo)
+            signers_before = {name: dict(r.signers) for name, r in repo.policy.roles.items()}
             for p in proposals:
                 lint(p.metadata)
                 self.check_follows(repo, p)
@@ -652,9 +654,18 @@ class Ceremony:
                 repo.stage(p.role, p.metadata)
             sync_policy(repo.policy, repo, self.workspace)
             resigned = self._resign_unverifiable(repo)
-            repo.do_snapshot()
-            repo.do_timestamp()
+            try:
+                repo.do_snapshot()
+                repo.do_timestamp()
+            except ThresholdNotMet as exc:
+                raise ThresholdNotMet(
+                    f"{exc}: a new snapshot or timestamp key needs its private key at "
+                    "keys/ROLE-KEYID16 (use 'repo-sign rotate') or a signer in repo-sign.toml"
+                ) from exc
             check_client_view(repo)
+            # Crash safety: until the new metadata is out, the policy names the old
+            # and the new signers (only keys the metadata trusts ever sign).
+            _with_signers(repo.policy, signers_before).save(self.workspace.policy_file)
             files = repo.publish()
             repo.policy.save(self.workspace.policy_file)
             retired = self._retire_keys(trusted_before - self._trusted_keyids(repo))
@@ -750,6 +761,15 @@ def check_client_view(repo: SignedRepository) -> None:
         )
 
 
+def _with_signers(policy: Policy, extra: dict[str, dict[str, str]]) -> Policy:
+    """A copy of ``policy`` whose roles also name the signers in ``extra``."""
+    merged = copy.deepcopy(policy)
+    for name, signers in extra.items():
+        if name in merged.roles:
+            merged.roles[name].signers = {**signers, **merged.roles[name].signers}
+    return merged
+
+
 def sync_policy(policy: Policy, repo: SignedRepository, workspace: Workspace) -> None:
     """Make ``repo-sign.toml`` follow the trusted keys and thresholds.
 
@@ -811,11 +831,3 @@ def candidate_keys(proposal: Metadata, delegator: Root | None) -> dict[str, Key]
             role = proposal.signed.type
             result.update({k: signed.keys[k] for k in signed.roles[role].keyids})
     return result
-
-
-@contextlib.contextmanager
-def editing(path: Path) -> Iterator[Proposal]:
-    """Read a proposal, yield it, write it back atomically if the block succeeds."""
-    proposal = Proposal.read(path)
-    yield proposal
-    proposal.write()

@@ -1,0 +1,71 @@
+"""``python -m benchmarks``: run every benchmark, print the table, write docs/performance.md.
+
+Default sizes fit ``make bench`` in well under fifteen minutes on two cores;
+``--full`` adds the million-file repository to the client measurement and
+uses a 1M-file workspace for publishing (tens of minutes, several GB of RAM).
+Every number says which size it used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks import hashing, install, publish, scale
+from benchmarks.common import REPO_ROOT, RUNS, Section, fmt_s
+from benchmarks.report import render
+
+ALL = ("install", "scale", "publish", "hashing")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--full", action="store_true", help="include the 1M-file repository")
+    parser.add_argument("--runs", type=int, default=RUNS, help="runs per timing (median)")
+    parser.add_argument("--only", choices=ALL, action="append", help="run only these")
+    parser.add_argument("--output", type=Path, default=REPO_ROOT / "docs" / "performance.md")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    chosen = args.only or list(ALL)
+    client_sizes = [10_000, 100_000, 1_000_000] if args.full else [10_000, 100_000]
+    publish_size = 1_000_000 if args.full else 100_000
+    build_files = 10_000 if args.full else 1_000
+    started = time.perf_counter()
+    sections: list[Section] = []
+    for name in chosen:
+        print(f"== {name}", file=sys.stderr, flush=True)
+        if name == "install":
+            sections.append(install.run_all(args.runs))
+        elif name == "scale":
+            sections.append(scale.run(client_sizes, args.runs))
+        elif name == "publish":
+            sections.append(publish.run(publish_size, build_files, args.runs))
+        elif name == "hashing":
+            sections.append(hashing.run(500, args.runs))
+    elapsed = time.perf_counter() - started
+    machine = (
+        f"{platform.python_implementation()} {platform.python_version()}, "
+        f"{platform.machine()}, {_cores()} cores; {datetime.now(UTC):%Y-%m-%d}; "
+        f"`python -m benchmarks{' --full' if args.full else ''}` took {fmt_s(elapsed)}; "
+        f"medians of {args.runs} runs"
+    )
+    text = render(sections, machine)
+    print(text)
+    if not args.no_write:
+        args.output.write_text(text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

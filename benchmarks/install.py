@@ -1,0 +1,393 @@
+"""Target 1: install overhead of tufpip against a plain static index of the same files.
+
+Two file sets: ``requests`` and its dependencies (real wheels from PyPI,
+downloaded once with ``pip download`` into ``~/.cache/tufpip-bench``; if that
+fails, synthetic wheels with the same dependency shape), and ``dozen``: twelve
+synthetic pure-Python wheels with a dependency tree (no network).
+
+Both sides get the same files over loopback HTTP (``http.server``, Nagle off):
+- plain: a PEP 503 folder (``simple/NAME/index.html`` with ``#sha256=`` and
+  PEP 658 ``data-core-metadata``, plus ``FILE.metadata``), installed with
+  ``pip install --index-url`` / ``uv pip install --index-url``;
+- tufpip: a repository built by ``repo-sign`` from those files, served
+  statically, installed with ``tufpip install`` (``--installer uv``).
+
+Each run installs into a fresh virtual environment (made untimed with
+``uv venv``), installer caches off. tufpip "warm" reuses its state (trusted
+metadata and verified targets from a previous run); "cold" starts from a
+state that only holds the trusted root (metadata and files fetched and
+verified in the timed run, index server start included). Runs alternate
+plain / tufpip so drift hits both; ratios are of medians.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks.common import (
+    RUNS,
+    Row,
+    Section,
+    bench_env,
+    fmt_s,
+    med,
+    repo_sign,
+    run,
+    static_server,
+)
+
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tufpip-bench"
+UV = shutil.which("uv", path=str(Path(sys.executable).parent)) or "uv"
+
+
+def requests_wheels() -> tuple[list[Path], str]:
+    """Real wheels of requests and its dependencies (cached), else synthetic ones."""
+    folder = CACHE / "requests"
+    wheels = sorted(folder.glob("*.whl"))
+    if len(wheels) < 5:
+        folder.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--only-binary",
+                ":all:",
+                "--dest",
+                str(folder),
+                "requests",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=bench_env(),
+        )
+        wheels = sorted(folder.glob("*.whl"))
+        if result.returncode != 0 or len(wheels) < 5:
+            return synthetic_requests(), "synthetic (PyPI unreachable)"
+    return wheels, f"real wheels from PyPI, cached in {folder}"
+
+
+def synthetic_requests() -> list[Path]:
+    from tests.support.distributions import make_wheel
+
+    folder = Path(tempfile.mkdtemp(prefix="tufpip-bench-req-"))
+    return [
+        make_wheel(
+            folder,
+            "requests",
+            "2.32.0",
+            requires=[
+                "charset-normalizer<4,>=2",
+                "idna<4,>=2.5",
+                "urllib3<3,>=1.21.1",
+                "certifi>=2017.4.17",
+            ],
+        ),
+        make_wheel(folder, "charset-normalizer", "3.4.0"),
+        make_wheel(folder, "idna", "3.10"),
+        make_wheel(folder, "urllib3", "2.2.3"),
+        make_wheel(folder, "certifi", "2024.8.30"),
+    ]
+
+
+def dozen_wheels(folder: Path) -> list[Path]:
+    """Twelve synthetic packages: app -> web, db, cli; web -> http, template; ..."""
+    from tests.support.distributions import make_wheel
+
+    body = "DATA = " + repr("x" * 20_000) + "\n"
+    tree = {
+        "app": ["web", "db", "cli"],
+        "web": ["http-core", "template"],
+        "db": ["pool", "dialect"],
+        "cli": ["color", "args"],
+        "http-core": ["codec"],
+        "template": ["codec", "escape"],
+        "pool": [],
+        "dialect": ["codec"],
+        "color": [],
+        "args": [],
+        "codec": [],
+        "escape": [],
+    }
+    return [
+        make_wheel(folder, name, "1.0", requires=deps, body=body) for name, deps in tree.items()
+    ]
+
+
+def plain_index(wheels: list[Path], folder: Path) -> None:
+    """A PEP 503 static index with PEP 658 metadata files: what pip users have today."""
+    from repo_sign.distributions import inspect
+    from repo_sign.fsutil import sha256_file
+
+    by_project: dict[str, list[str]] = {}
+    for wheel in wheels:
+        dist = inspect(wheel)
+        target = folder / "packages" / dist.project
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(wheel, target / wheel.name)
+        assert dist.core_metadata is not None
+        (target / f"{wheel.name}.metadata").write_bytes(dist.core_metadata)
+        import hashlib
+
+        meta_sha = hashlib.sha256(dist.core_metadata).hexdigest()
+        sha = sha256_file(wheel)[1]
+        url = html.escape(f"../../packages/{dist.project}/{wheel.name}")
+        by_project.setdefault(dist.project, []).append(
+            f'<a href="{url}#sha256={sha}" data-core-metadata="sha256={meta_sha}" '
+            f'data-dist-info-metadata="sha256={meta_sha}">{html.escape(wheel.name)}</a><br>'
+        )
+    for project, links in by_project.items():
+        page = folder / "simple" / project
+        page.mkdir(parents=True, exist_ok=True)
+        (page / "index.html").write_text(
+            "<!DOCTYPE html><html><body>\n" + "\n".join(links) + "\n</body></html>\n"
+        )
+
+
+def fresh_venv(path: Path) -> str:
+    shutil.rmtree(path, ignore_errors=True)
+    run([UV, "venv", "--quiet", "--no-config", str(path)])
+    return str(path / "bin" / "python")
+
+
+class Bench:
+    """One file set, its plain index and its tufpip repository, both being served."""
+
+    def __init__(self, work: Path, wheels: list[Path], requirement: str) -> None:
+        self.work = work
+        self.requirement = requirement
+        plain_index(wheels, work / "plain")
+        repo = work / "repo"
+        repo_sign("init", "--repo", repo, "--bins", "16")
+        repo_sign("add", "--repo", repo, *wheels)
+        www = work / "www"
+        www.mkdir()
+        for name in ("metadata", "targets"):
+            (www / name).symlink_to(repo / name)
+        self.repo = repo
+        self.www = www
+        self.venv = work / "venv"
+
+    def tufpip_home(self, url: str, name: str) -> Path:
+        home = self.work / name
+        shutil.rmtree(home, ignore_errors=True)
+        root = self.repo / "metadata" / "1.root.json"
+        run(["tufpip", "init", url, "--root", str(root)], env=bench_env(TUFPIP_HOME=str(home)))
+        return home
+
+    def time(
+        self,
+        command: Callable[[str], list[str]],
+        env: dict[str, str] | None = None,
+        before: Callable[[], None] | None = None,
+    ) -> float:
+        python = fresh_venv(self.venv)
+        if before:
+            before()
+        start = time.perf_counter()
+        run(command(python), env=env or bench_env())
+        elapsed = time.perf_counter() - start
+        probe = "import " + self.requirement.replace("-", "_")
+        run([python, "-c", probe])
+        return elapsed
+
+
+def measure(bench: Bench, runs: int) -> dict[str, float]:
+    """Medians in seconds of every configuration, runs interleaved."""
+    results: dict[str, list[float]] = {}
+    req = bench.requirement
+    with static_server(bench.work / "plain") as plain, static_server(bench.www) as repo_url:
+        index = f"{plain}/simple/"
+        warm_home = bench.tufpip_home(repo_url, "home-warm")
+        template = bench.tufpip_home(repo_url, "home-template")
+        cold_home = bench.work / "home-cold"
+        pip_cache = bench.work / "pip-cache"
+        uv_cache = bench.work / "uv-cache"
+
+        def reset_cold() -> None:
+            shutil.rmtree(cold_home, ignore_errors=True)
+            shutil.copytree(template, cold_home)
+
+        pip = [sys.executable, "-m", "pip", "--isolated", "--disable-pip-version-check", "--quiet"]
+        configs: dict[str, tuple[Callable[[str], list[str]], dict | None, Callable | None]] = {
+            "pip plain": (
+                lambda py: [
+                    *pip,
+                    "--no-cache-dir",
+                    "--python",
+                    py,
+                    "install",
+                    "--index-url",
+                    index,
+                    req,
+                ],
+                None,
+                None,
+            ),
+            "pip tufpip warm": (
+                lambda py: ["tufpip", "install", "--python", py, "--quiet", req],
+                bench_env(TUFPIP_HOME=str(warm_home)),
+                None,
+            ),
+            "pip tufpip cold": (
+                lambda py: ["tufpip", "install", "--python", py, "--quiet", req],
+                bench_env(TUFPIP_HOME=str(cold_home)),
+                reset_cold,
+            ),
+            "uv plain": (
+                lambda py: [
+                    UV,
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--no-config",
+                    "--no-cache",
+                    "--python",
+                    py,
+                    "--index-url",
+                    index,
+                    req,
+                ],
+                None,
+                None,
+            ),
+            "uv tufpip warm": (
+                lambda py: [
+                    "tufpip",
+                    "install",
+                    "--installer",
+                    "uv",
+                    "--python",
+                    py,
+                    "--quiet",
+                    req,
+                ],
+                bench_env(TUFPIP_HOME=str(warm_home)),
+                None,
+            ),
+            "uv tufpip cold": (
+                lambda py: [
+                    "tufpip",
+                    "install",
+                    "--installer",
+                    "uv",
+                    "--python",
+                    py,
+                    "--quiet",
+                    req,
+                ],
+                bench_env(TUFPIP_HOME=str(cold_home)),
+                reset_cold,
+            ),
+            "pip plain, pip cache on": (
+                lambda py: [
+                    *pip,
+                    "--cache-dir",
+                    str(pip_cache),
+                    "--python",
+                    py,
+                    "install",
+                    "--index-url",
+                    index,
+                    req,
+                ],
+                None,
+                None,
+            ),
+            "uv plain, uv cache on": (
+                lambda py: [
+                    UV,
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--no-config",
+                    "--cache-dir",
+                    str(uv_cache),
+                    "--python",
+                    py,
+                    "--index-url",
+                    index,
+                    req,
+                ],
+                None,
+                None,
+            ),
+        }
+        for command, env, before in configs.values():  # prime caches, warm state
+            if before is None:
+                bench.time(command, env, before)
+        for _ in range(runs):
+            for name, (command, env, before) in configs.items():
+                results.setdefault(name, []).append(bench.time(command, env, before))
+    return {name: med(times) for name, times in results.items()}
+
+
+def rows_for(label: str, t: dict[str, float]) -> list[Row]:
+    def ratio(a: str, b: str, goal: float, target: str, what: str) -> Row:
+        r = t[a] / t[b]
+        return Row(
+            target,
+            what,
+            f"{r:.2f} ({fmt_s(t[a])} vs {fmt_s(t[b])})",
+            f"<= {goal:.2f}",
+            r <= goal,
+            label,
+        )
+
+    return [
+        ratio("pip tufpip warm", "pip plain", 1.10, "1 install", "tufpip / pip, target cache warm"),
+        ratio("pip tufpip cold", "pip plain", 1.25, "1 install", "tufpip / pip, cold"),
+        ratio("uv tufpip warm", "uv plain", 1.25, "1 install", "tufpip --installer uv / uv, warm"),
+        Row(
+            "1 install",
+            "tufpip --installer uv / uv, cold",
+            f"{t['uv tufpip cold'] / t['uv plain']:.2f} ({fmt_s(t['uv tufpip cold'])})",
+            size=label,
+        ),
+        Row(
+            "1 install",
+            "plain pip, pip cache on (warm) / off",
+            f"{t['pip plain, pip cache on'] / t['pip plain']:.2f} "
+            f"({fmt_s(t['pip plain, pip cache on'])})",
+            size=label,
+        ),
+        Row(
+            "1 install",
+            "plain uv, uv cache on (warm) / off",
+            f"{t['uv plain, uv cache on'] / t['uv plain']:.2f} "
+            f"({fmt_s(t['uv plain, uv cache on'])})",
+            size=label,
+        ),
+    ]
+
+
+def run_all(runs: int = RUNS) -> Section:
+    section = Section("Install overhead (target 1)")
+    work = Path(tempfile.mkdtemp(prefix="tufpip-bench-install-"))
+    try:
+        wheels, origin = requests_wheels()
+        sets = [("requests", wheels, "requests", f"requests + deps, {len(wheels)} {origin}")]
+        dozen = dozen_wheels(work / "dozen-wheels")
+        sets.append(("dozen", dozen, "app", "12 synthetic wheels, dependency tree of depth 3"))
+        for name, files, requirement, label in sets:
+            bench = Bench(work / name, files, requirement)
+            times = measure(bench, runs)
+            section.rows += rows_for(f"{name}: {label}", times)
+            section.text.append(
+                f"- `{name}` medians of {runs}: "
+                + ", ".join(f"{k} {fmt_s(v)}" for k, v in times.items())
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return section

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from securesystemslib.signer import Key
 from tuf.api.metadata import Root
 
 from . import keys
@@ -30,7 +31,7 @@ from .ceremony import (
 from .cli import passphrase_provider, repo_option, workspace_of
 from .errors import KeyUnavailable, PolicyError
 from .policy import BINS_PREFIX
-from .rotation import KeyRotation
+from .rotation import KeyProposals, KeyRotation
 from .workspace import Workspace
 
 
@@ -55,7 +56,7 @@ def _echo_lines(lines: list[str]) -> None:
         click.echo(line)
 
 
-def _public_keys(references: tuple[str, ...]) -> tuple:
+def _public_keys(references: tuple[str, ...]) -> tuple[Key, ...]:
     return tuple(keys.read_public_key(Path(ref)) for ref in references)
 
 
@@ -247,7 +248,7 @@ def discard(ctx: click.Context, repo: Path | None, role: str) -> None:
 # ---- rotate and revoke ---------------------------------------------------------------
 
 
-def _report(c: Ceremony, result) -> None:  # type: ignore[no-untyped-def]
+def _report(c: Ceremony, result: KeyProposals) -> None:
     for new in result.new_keys:
         click.echo(f"new {new.role} key {short(new.public.keyid)}: keys/{new.name}")
     for proposal in result.proposals:

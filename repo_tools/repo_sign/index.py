@@ -6,6 +6,11 @@ always yields the same signed hashes. The JSON page (PEP 691, API 1.1, with
 PEP 700 ``versions`` and ``size`` and PEP 714 ``core-metadata``) is also the
 record repo-sign reads back to know a project's files: there is no other
 database to keep in step with the signed metadata.
+
+Each file entry also carries ``_core-metadata-size`` (PEP 691 reserves keys
+with a leading underscore for the index's own use): with the page's sha256
+and size of the file and of its ``.metadata``, a client holding the verified
+page can verify both without looking up their own targets in other bins.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ class FileEntry:
     size: int
     requires_python: str | None = None
     core_metadata_sha256: str | None = None  # wheels: sha256 of FILE.metadata
+    core_metadata_size: int | None = None  # and its length, for clients that verify by page
 
     def to_json(self, project: str) -> dict:
         metadata: dict | bool = (
@@ -43,6 +49,9 @@ class FileEntry:
         }
         if self.requires_python:
             entry["requires-python"] = self.requires_python
+        if self.core_metadata_size is not None:
+            # PEP 691 reserves keys with a leading underscore for the index's own use.
+            entry["_core-metadata-size"] = self.core_metadata_size
         return entry
 
     @classmethod
@@ -54,6 +63,7 @@ class FileEntry:
             size=int(data["size"]),
             requires_python=data.get("requires-python"),
             core_metadata_sha256=metadata.get("sha256") if metadata else None,
+            core_metadata_size=data.get("_core-metadata-size"),
         )
 
 

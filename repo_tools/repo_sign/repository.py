@@ -394,7 +394,12 @@ def _add(repo: SignedRepository, dists: list[Distribution]) -> Changes:
             new[meta_path] = repo.stage_target(meta_path, dist.core_metadata)
             metadata_sha = new[meta_path].hashes["sha256"]
         page.files[dist.filename] = index.FileEntry(
-            dist.filename, copy.sha256, copy.length, dist.requires_python, metadata_sha
+            dist.filename,
+            copy.sha256,
+            copy.length,
+            dist.requires_python,
+            metadata_sha,
+            len(dist.core_metadata) if dist.core_metadata is not None else None,
         )
         changes.targets_added.append(path)
     if not changes.targets_added:

@@ -4,6 +4,7 @@ finds tampered target and metadata files."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from urllib.parse import quote
@@ -131,3 +132,20 @@ def test_verify_reports_every_tampered_file(tmp_path: Path, dozen: list[Path]) -
     assert any("lambda_pkg-1.0.tar.gz" in p and "missing" in p for p in problems)
     assert any(bin_file.name in p for p in problems)
     assert "FAILED verification: 3 problem(s)" in result.stderr
+
+
+def test_page_gives_sizes_to_verify_files_and_metadata(workspace: Workspace) -> None:
+    """A client holding the verified page can verify a wheel and its .metadata by it."""
+    page = json.loads(_published(workspace, targetpaths.project_page("alpha", "json")))
+    entry = page["files"][0]
+    wheel = _published(workspace, targetpaths.distribution("alpha", entry["filename"]))
+    metadata = _published(workspace, targetpaths.core_metadata("alpha", entry["filename"]))
+    assert entry["size"] == len(wheel)
+    assert entry["hashes"]["sha256"] == hashlib.sha256(wheel).hexdigest()
+    assert entry["_core-metadata-size"] == len(metadata)
+    assert entry["core-metadata"]["sha256"] == hashlib.sha256(metadata).hexdigest()
+
+
+def _published(workspace: Workspace, target: str) -> bytes:
+    directory, _, name = target.rpartition("/")
+    return next((workspace.targets / directory).glob(f"*.{name}")).read_bytes()

@@ -13,7 +13,7 @@ Rules:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
 
@@ -56,12 +56,27 @@ class Report:
         }
 
 
+def _bins(repo: SignedRepository) -> list[str]:
+    """The delegated roles that are current (sorted).
+
+    Bins retired by a rebin stay listed in the snapshot (clients require it)
+    but are no longer delegated: they are neither reported nor re-signed.
+    """
+    delegations = repo.targets().delegations
+    if delegations is None:
+        return []
+    succinct = delegations.succinct_roles
+    named = delegations.roles or {}
+    listed = (name.removesuffix(".json") for name in repo.snapshot().meta)
+    return sorted(
+        role
+        for role in listed
+        if role in named or (succinct is not None and succinct.is_delegated_role(role))
+    )
+
+
 def _roles(repo: SignedRepository) -> list[str]:
-    bins = [name.removesuffix(".json") for name in repo.snapshot().meta]
-    # Bins retired by a rebin stay listed in the snapshot (clients require it)
-    # but are no longer delegated: they are neither reported nor re-signed.
-    bins = [b for b in bins if b != Targets.type and _delegated(repo, b)]
-    return [Root.type, Targets.type, *sorted(bins), Snapshot.type, Timestamp.type]
+    return [Root.type, Targets.type, *_bins(repo), Snapshot.type, Timestamp.type]
 
 
 def _valid_signatures(repo: SignedRepository, role: str, md: Metadata) -> int:
@@ -79,20 +94,11 @@ def _valid_signatures(repo: SignedRepository, role: str, md: Metadata) -> int:
     return count
 
 
-def _delegated(repo: SignedRepository, role: str) -> bool:
-    delegations = repo.targets().delegations
-    if delegations is None:
-        return False
-    if delegations.succinct_roles and delegations.succinct_roles.is_delegated_role(role):
-        return True
-    return bool(delegations.roles and role in delegations.roles)
-
-
-def status(repo: SignedRepository) -> Report:
-    """Versions, expiry, keys and signatures of every role, with warnings."""
+def status(repo: SignedRepository, roles: list[str] | None = None) -> Report:
+    """Versions, expiry, keys and signatures of every role (or of ``roles``), with warnings."""
     report = Report()
     window = timedelta(days=repo.policy.signing_window_days)
-    for role in _roles(repo):
+    for role in _roles(repo) if roles is None else roles:
         md = repo.open(role)
         role_keys, threshold = repo.role_keys(role)
         online = role not in OFFLINE_ROLES
@@ -123,23 +129,26 @@ def status(repo: SignedRepository) -> Report:
 
 
 def refresh(repo: SignedRepository, force: bool = False) -> Report:
-    """Re-sign online roles past half their validity (all with ``force``), and the timestamp."""
-    for role in _roles(repo):
-        if role in OFFLINE_ROLES or role in (Snapshot.type, Timestamp.type):
-            continue
-        md = repo.open(role)
-        if force or _past_half(repo, role, md):
+    """Re-sign online roles past half their validity (all with ``force``), and the timestamp.
+
+    Made for cron on large repositories: a bin's expiry is read without
+    parsing or verifying the whole bin, only due bins are loaded, and the
+    report covers the top-level roles (``status`` checks every bin).
+    """
+    resigned = 0
+    for role in _bins(repo):
+        if force or _past_half(repo, role, repo.expires(role)):
             with repo.edit_targets(role):
-                pass
-    snapshot = repo.open(Snapshot.type)
-    repo.do_snapshot(force=force or _past_half(repo, Snapshot.type, snapshot))
+                resigned += 1
+    snapshot_due = _past_half(repo, Snapshot.type, repo.expires(Snapshot.type))
+    repo.do_snapshot(force=force or snapshot_due)
     repo.do_timestamp(force=True)
     written = repo.publish()
-    report = status(repo)
+    report = status(repo, [Root.type, Targets.type, Snapshot.type, Timestamp.type])
     report.actions = [f"signed {name}" for name in written]
     return report
 
 
-def _past_half(repo: SignedRepository, role: str, md: Metadata) -> bool:
+def _past_half(repo: SignedRepository, role: str, expires: datetime) -> bool:
     period = timedelta(days=repo.policy.role(role).expires_days)
-    return md.signed.expires - now() < period / 2
+    return expires - now() < period / 2

@@ -41,13 +41,20 @@ class _Incoming:
         while view:
             view = view[os.write(self.fd, view) :]
 
-    def commit(self, path: Path) -> None:
-        os.fsync(self.fd)
+    def commit(self, path: Path, durable: bool = True) -> None:
+        """Rename into place; ``durable`` flushes data and folder to disk first.
+
+        Without ``durable`` the caller must ``os.sync()`` before anything
+        refers to ``path``: many files then cost one flush, not two each.
+        """
+        if durable:
+            os.fsync(self.fd)
         os.close(self.fd)
         self.fd = -1
         path.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self.tmp, path)
-        _fsync_dir(path.parent)
+        if durable:
+            _fsync_dir(path.parent)
 
     def discard(self) -> None:
         if self.fd >= 0:
@@ -57,16 +64,22 @@ class _Incoming:
             os.unlink(self.tmp)
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o644, staging: Path | None = None) -> None:
+def write_atomic(
+    path: Path,
+    data: bytes,
+    mode: int = 0o644,
+    staging: Path | None = None,
+    durable: bool = True,
+) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename.
 
     The temporary file lives in ``staging`` (default: beside ``path``), which
-    must be on the same file system.
+    must be on the same file system. See ``_Incoming.commit`` for ``durable``.
     """
     incoming = _Incoming(staging or path.parent, mode)
     try:
         incoming.write(data)
-        incoming.commit(path)
+        incoming.commit(path, durable)
     finally:
         incoming.discard()
 
@@ -87,6 +100,18 @@ def sha256_file(path: Path) -> tuple[int, str]:
             digest.update(block)
             length += len(block)
     return length, digest.hexdigest()
+
+
+def is_complete(path: Path, length: int) -> bool:
+    """Whether a content-addressed file is already in place, whole.
+
+    Its name fixes its content; only a write cut short by a crash (before
+    the data reached the disk) can leave it shorter, and then it is rewritten.
+    """
+    try:
+        return path.stat().st_size == length
+    except FileNotFoundError:
+        return False
 
 
 class StagedFile:
@@ -111,11 +136,11 @@ class StagedFile:
             raise
         self.sha256 = digest.hexdigest()
 
-    def commit(self, path: Path) -> None:
-        if path.exists():  # content-addressed: already there, byte for byte
+    def commit(self, path: Path, durable: bool = True) -> None:
+        if is_complete(path, self.length):  # content-addressed: already there
             self._incoming.discard()
         else:
-            self._incoming.commit(path)
+            self._incoming.commit(path, durable)
 
     def discard(self) -> None:
         self._incoming.discard()

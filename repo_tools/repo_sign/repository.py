@@ -20,6 +20,8 @@ lists and must meet its threshold as a client would check it.
 from __future__ import annotations
 
 import math
+import os
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,11 +45,12 @@ from tuf.repository import Repository
 from . import index, keys, targetpaths
 from .distributions import Distribution
 from .errors import ConflictingFile, NotInitialized, PolicyError, ThresholdNotMet
-from .fsutil import StagedFile, write_atomic
+from .fsutil import StagedFile, is_complete, write_atomic
 from .policy import BINS_PREFIX, Policy
 from .workspace import Workspace
 
 TOP_LEVEL = (Root.type, Targets.type, Snapshot.type, Timestamp.type)
+_EXPIRES = re.compile(rb'"signed":\{"_type":"[a-z]+","expires":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"')
 
 
 def _no_passphrases(name: str, new: bool) -> bytes:
@@ -118,6 +121,20 @@ class SignedRepository(Repository):
                 raise NotInitialized(f"role {role} is not in the current snapshot")
             self._current[role] = self.workspace.read_metadata(role, version)
         return self._current[role]
+
+    def expires(self, role: str) -> datetime:
+        """When the current version of ``role`` expires, without parsing all of it.
+
+        Deciding whether thousands of bins are due for re-signing must not
+        cost a full parse of each; metadata written by python-tuf has sorted
+        keys, so ``signed.expires`` comes before the targets. Anything else
+        is parsed in full.
+        """
+        data = self._bytes(role)
+        match = _EXPIRES.search(data, 0, 4096)
+        if match is None:
+            return Metadata.from_bytes(data).signed.expires
+        return datetime.strptime(match[1].decode(), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
     # ---- tuf.repository.Repository -------------------------------------
     def open(self, role: str) -> Metadata:
@@ -256,23 +273,36 @@ class SignedRepository(Repository):
 
     # ---- publishing ----------------------------------------------------
     def publish(self) -> list[str]:
-        """Write staged metadata bottom-up (see module docstring); return the file names."""
+        """Write staged files and metadata bottom-up (see module docstring); return names.
+
+        Target files and every role below the snapshot are renamed into place
+        without a flush each, then one ``os.sync()`` makes them durable before
+        the snapshot and the timestamp, which are flushed one by one, refer to
+        them: a power cut never leaves a published reference to lost data.
+        """
+        targets_dir = self.workspace.targets
         for destination, content in self._staged_files.items():
             if isinstance(content, StagedFile):
-                content.commit(destination)
-            elif not destination.exists():  # content-addressed: same name, same bytes
-                write_atomic(destination, content, staging=self.workspace.targets)
+                content.commit(destination, durable=False)
+            elif not is_complete(destination, len(content)):
+                write_atomic(destination, content, staging=targets_dir, durable=False)
         self._staged_files.clear()
-        order = sorted(self._staged, key=_publish_rank)
         written = []
-        for role in order:
+        synced = False
+        for role in sorted(self._staged, key=_publish_rank):
             data = self._staged[role]
+            durable = role in (Snapshot.type, Timestamp.type)
+            if durable and not synced:
+                os.sync()
+                synced = True
             version = None if role == Timestamp.type else Metadata.from_bytes(data).signed.version
-            self.workspace.write_metadata(role, version, data)
+            self.workspace.write_metadata(role, version, data, durable)
             written.append(self.workspace.metadata_path(role, version).name)
             if role == Root.type:
-                self.workspace.write_metadata(Root.type, None, data)
+                self.workspace.write_metadata(Root.type, None, data, durable)
             self._current[role] = data
+        if not synced:
+            os.sync()
         self._staged.clear()
         return written
 

@@ -74,8 +74,10 @@ class Workspace:
                 "restore it from a backup or run 'repo-sign verify'"
             ) from None
 
-    def write_metadata(self, role: str, version: int | None, data: bytes) -> None:
-        write_atomic(self.metadata_path(role, version), data)
+    def write_metadata(
+        self, role: str, version: int | None, data: bytes, durable: bool = True
+    ) -> None:
+        write_atomic(self.metadata_path(role, version), data, durable=durable)
 
     def newest_root_version(self) -> int:
         """The highest N such that 1.root.json ... N.root.json all exist."""

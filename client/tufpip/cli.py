@@ -2,6 +2,7 @@
 
 Every failure ends with one line on stderr (``tufpip: error: ...``) and the
 error's exit status (see ``errors.EXIT_CODES``); ``--debug`` adds the traceback.
+The client is imported once a command runs: ``--help`` needs only click.
 """
 
 from __future__ import annotations
@@ -11,15 +12,15 @@ import logging
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from tufpip import progress
-from tufpip.client import Client
 from tufpip.errors import EXIT_CODES, TufpipError, UsageError
-from tufpip.installer import Installer
 from tufpip.state import DEFAULT_NAME
+
+if TYPE_CHECKING:
+    from tufpip.client import Client
 
 _PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True}
 
@@ -52,6 +53,9 @@ def cli(ctx: click.Context, repository: str | None, verbose: bool, debug: bool) 
     logger = logging.getLogger("tufpip")
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING)
+    from tufpip import progress
+    from tufpip.client import Client
+
     ctx.obj = Client(repository=repository, progress=progress.for_stderr())
 
 
@@ -92,6 +96,8 @@ def init(
 @click.pass_obj
 def install(client: Client, installer: str, python: str | None, args: tuple[str, ...]) -> None:
     """Install packages with pip's (or uv's) install options, from verified files only."""
+    from tufpip.installer import Installer
+
     client.install(args, Installer(installer, python))  # type: ignore[arg-type]
 
 
@@ -102,6 +108,8 @@ def install(client: Client, installer: str, python: str | None, args: tuple[str,
 @click.pass_obj
 def download(client: Client, dest: Path, python: str | None, args: tuple[str, ...]) -> None:
     """Download resolved, verified distributions into DEST."""
+    from tufpip.installer import Installer
+
     client.download(args, dest, Installer("pip", python))
 
 

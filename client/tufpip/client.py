@@ -10,21 +10,31 @@ Rules:
 - When the installer fails, the reason reported is tufpip's when it has one:
   the first verification failure, else the projects the repository does not
   have, else the installer's exit status.
+- An install binds the index's socket and starts the installer as soon as
+  it holds the state lock, before importing tuf and refreshing: the
+  installer's start-up (about 0.3 s for pip) overlaps tufpip's. The index
+  answers nothing before the refresh succeeded; when it fails, it answers
+  403 until the installer has given up, then the refresh's error is raised.
+- Modules that only some commands need (tuf's metadata API and ngclient,
+  requests, the index server) are imported by those commands.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import socket
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuf.api import exceptions as tuf_exc
-from tuf.api.metadata import Metadata, Root
 
 from repo_sign import targetpaths
+from tufpip import loopback
 from tufpip.errors import (
     InstallerFailed,
     NotFound,
@@ -34,13 +44,13 @@ from tufpip.errors import (
     UsageError,
     translate,
 )
-from tufpip.fetcher import RequestsFetcher
-from tufpip.index import VerifyingIndex
 from tufpip.installer import Action, Installer
 from tufpip.session import ProgressFactory, Session
 from tufpip.sources import SourceChecker
 from tufpip.state import DEFAULT_NAME, Home, Repository
-from tufpip.updater import build_updater
+
+if TYPE_CHECKING:
+    from tuf.api.metadata import Metadata, Root
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,10 @@ class Client:
         For trust on first use only: whoever controls the server or the
         network now decides what is trusted from then on.
         """
+        from tuf.api.metadata import Metadata, Root
+
+        from tufpip.fetcher import RequestsFetcher
+
         root_url = f"{url.rstrip('/')}/metadata/1.root.json"
         try:
             with RequestsFetcher() as fetcher:
@@ -88,6 +102,8 @@ class Client:
 
     def init(self, url: str, root: bytes, name: str = DEFAULT_NAME) -> Repository:
         """Record a repository at base ``url`` that trusts the root metadata ``root``."""
+        from tufpip.updater import build_updater
+
         with self.home.locked():
             repository = self.home.new(name, url)
             try:
@@ -148,6 +164,8 @@ class Client:
 
     def status(self) -> dict[str, Any]:
         """Trusted versions and expiry of every role, from the persisted metadata."""
+        from tuf.api.metadata import Metadata
+
         repository = self.repository
         roles = {}
         for file in sorted(repository.metadata_dir.glob("*.json")):
@@ -170,8 +188,31 @@ class Client:
 
     def _run(self, installer: Installer, action: Action, args: Sequence[str]) -> None:
         SourceChecker(installer.options, installer.environment).check_arguments(args)
-        with Session(self.repository, self.progress) as session, VerifyingIndex(session) as index:
-            status = installer.run(action, index.url, args)
+        with contextlib.ExitStack() as stack:
+            started: list[tuple[socket.socket, subprocess.Popen[bytes]]] = []
+
+            def start_installer() -> None:
+                listener = stack.enter_context(loopback.listen())
+                url = loopback.index_url(listener)
+                started.append((listener, stack.enter_context(installer.start(action, url, args))))
+
+            try:
+                session = stack.enter_context(
+                    Session(self.repository, self.progress, on_locked=start_installer)
+                )
+            except TufpipError as refusal:
+                from tufpip.index import VerifyingIndex
+
+                if started:
+                    listener, process = started[0]
+                    with VerifyingIndex(listener, None, refusal):
+                        process.wait()
+                raise
+            from tufpip.index import VerifyingIndex
+
+            listener, process = started[0]
+            with VerifyingIndex(listener, session) as index:
+                status = process.wait()
         if status == 0:
             return
         if index.failures:

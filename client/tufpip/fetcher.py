@@ -22,7 +22,7 @@ import os
 import socket
 import ssl
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.cookiejar import DefaultCookiePolicy
 from importlib import metadata
 from typing import IO
@@ -285,3 +285,41 @@ class RequestsFetcher(FetcherInterface):
             raise exceptions.DownloadError(f"cannot read {path}: {e.strerror or e}") from e
         finally:
             file.close()
+
+
+class ObservingFetcher(FetcherInterface):
+    """Delegates to another fetcher, keeping the last timestamp.json and reporting progress.
+
+    A freeze is reported with the expiry of the newest verified timestamp;
+    ngclient does not persist an expired timestamp, so the bytes it verified
+    are kept here. While ``progress`` is set (one target download at a time:
+    a session uses its Updater only under its lock) each chunk is reported.
+    Chunks are passed through as they come, so ngclient's length limit
+    still applies.
+    """
+
+    def __init__(self, fetcher: FetcherInterface) -> None:
+        self._fetcher = fetcher
+        self.timestamp: bytes | None = None
+        self.progress: Callable[[int], None] | None = None
+
+    def _fetch(self, url: str) -> Iterator[bytes]:
+        chunks = self._fetcher.fetch(url)
+        if url.endswith("/timestamp.json"):
+            return self._recording(chunks)
+        if self.progress is not None:
+            return self._reporting(chunks, self.progress)
+        return chunks
+
+    def _recording(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        data = bytearray()
+        for chunk in chunks:
+            data += chunk
+            yield chunk
+        self.timestamp = bytes(data)
+
+    @staticmethod
+    def _reporting(chunks: Iterator[bytes], advance: Callable[[int], None]) -> Iterator[bytes]:
+        for chunk in chunks:
+            advance(len(chunk))
+            yield chunk

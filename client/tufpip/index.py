@@ -1,8 +1,9 @@
 """The verifying package index: what pip and uv see, on loopback, for one run.
 
 Rules:
-- Listens on 127.0.0.1, on an ephemeral port, in a background thread, one
-  thread per connection, HTTP/1.1 keep-alive with Nagle's algorithm off.
+- Serves a socket already listening on 127.0.0.1 (``loopback.listen``), in a
+  background thread, one thread per connection, HTTP/1.1 keep-alive with
+  Nagle's algorithm off.
 - ``/simple/`` is the project list (PEP 691 JSON); ``/simple/NAME/`` is the
   project page, PEP 691 JSON or PEP 503 HTML by the ``Accept`` header;
   ``/packages/NAME/FILE`` and ``/packages/NAME/FILE.metadata`` are the files
@@ -14,6 +15,10 @@ Rules:
   and not found is remembered in ``missing``.
 - A target that fails verification answers 403, and the error is kept in
   ``failures``: the installer only reports the status, tufpip reports why.
+- An index without a session (the refresh failed after the installer had
+  started) answers every request 403 with that error, so the installer gives
+  up at once, having received nothing.
+- Connections the installer resets are not errors worth a traceback.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
 from repo_sign import targetpaths
+from tufpip import loopback
 from tufpip.errors import NotFound, TufpipError
 from tufpip.session import Session
 
@@ -78,11 +85,20 @@ def negotiate(accept: str | None) -> tuple[targetpaths.PageFormat, str] | None:
 class VerifyingIndex:
     """A package index on 127.0.0.1 that serves only targets verified by a ``Session``."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(
+        self,
+        listener: socket.socket,
+        session: Session | None,
+        refusal: TufpipError | None = None,
+    ) -> None:
+        """Serve ``listener`` with the targets of ``session``, or refuse all with ``refusal``."""
+        if (session is None) == (refusal is None):
+            raise ValueError("an index serves a session or refuses with an error")
         self.session = session
+        self.refusal = refusal
         self.failures: list[TufpipError] = []
         self.missing: list[str] = []
-        self._server = _Server(self)
+        self._server = _Server(self, listener)
         # shutdown() waits for serve_forever to poll: the default 0.5 s interval
         # added about 0.25-0.5 s to every install.
         self._thread = threading.Thread(
@@ -95,16 +111,15 @@ class VerifyingIndex:
     @property
     def url(self) -> str:
         """The index URL to give an installer (``http://127.0.0.1:PORT/simple/``)."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/simple/"
+        return loopback.index_url(self._server.socket)
 
     def __enter__(self) -> VerifyingIndex:
         self._thread.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        """Stop serving; the listening socket stays open for its owner to close."""
         self._server.shutdown()
-        self._server.server_close()
         self._thread.join()
 
     def route(self, path: str, accept: str | None) -> tuple[int, str, str]:
@@ -132,9 +147,19 @@ class VerifyingIndex:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, index: VerifyingIndex) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, index: VerifyingIndex, listener: socket.socket) -> None:
+        super().__init__(listener.getsockname(), _Handler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = listener
         self.index = index
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Log (instead of printing a traceback) what broke one connection.
+
+        An installer that gives up after a 403 may reset its other
+        connections; the handler's own failures are logged the same way.
+        """
+        logger.debug("index: connection from %s failed", client_address, exc_info=True)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -150,6 +175,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if status != 200:
             self._reply(status, b"")
+            return
+        if index.session is None:
+            self._reply(403, str(index.refusal).encode())
             return
         try:
             local = index.session.target(where)

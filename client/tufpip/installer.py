@@ -15,11 +15,12 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Literal
 
 from tufpip.errors import UsageError
@@ -91,10 +92,21 @@ class Installer:
             general += ["--python", self.python]
         return [sys.executable, "-m", "pip", *general, action, "--index-url", index_url, *args]
 
-    def run(self, action: Action, index_url: str, args: Sequence[str]) -> int:
-        """Run the installer to completion; its output goes to tufpip's own streams."""
+    @contextlib.contextmanager
+    def start(
+        self, action: Action, index_url: str, args: Sequence[str]
+    ) -> Iterator[subprocess.Popen[bytes]]:
+        """The running installer; its output goes to tufpip's own streams.
+
+        Leaving the context waits for it; an exception (Ctrl-C) kills it first.
+        """
         command = self.command(action, index_url, args)
-        return subprocess.run(command, env=self.environment, check=False).returncode
+        with subprocess.Popen(command, env=self.environment) as process:
+            try:
+                yield process
+            except BaseException:
+                process.kill()
+                raise
 
 
 def _uv_binary() -> str:

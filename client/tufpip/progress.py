@@ -11,9 +11,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from tufpip.session import ProgressFactory
+if TYPE_CHECKING:
+    from tufpip.session import ProgressFactory
 
 DELAY = 0.5
 WIDTH = 24

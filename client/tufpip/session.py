@@ -14,6 +14,9 @@ Rules:
   checked, or found in the target cache and re-checked by ``find_cached_target``
   against this run's metadata.
 - Failures are raised as ``TufpipError`` in the user's words (``errors.translate``).
+- tuf, securesystemslib, cryptography and requests are imported on entry,
+  after ``on_locked`` ran: an install starts its installer there, so their
+  import (most of tufpip's start-up) overlaps the installer's own start-up.
 """
 
 from __future__ import annotations
@@ -21,20 +24,23 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tuf.api import exceptions as tuf_exc
-from tuf.api.metadata import Metadata, TargetFile, Timestamp
-from tuf.ngclient import FetcherInterface, Updater
 
 from repo_sign import targetpaths
 from tufpip.errors import NotFound, translate
-from tufpip.fetcher import RequestsFetcher
 from tufpip.state import Repository
-from tufpip.updater import build_updater
+
+if TYPE_CHECKING:
+    from tuf.api.metadata import TargetFile
+    from tuf.ngclient import Updater
+
+    from tufpip.fetcher import ObservingFetcher
 
 logger = logging.getLogger(__name__)
 
@@ -46,61 +52,36 @@ ProgressFactory = Callable[[str, int], AbstractContextManager[Callable[[int], No
 with the size of each chunk as it arrives (the CLI draws a progress bar)."""
 
 
-class _ObservingFetcher(FetcherInterface):
-    """Delegates to another fetcher, keeping the last timestamp.json and reporting progress.
-
-    A freeze is reported with the expiry of the newest verified timestamp;
-    ngclient does not persist an expired timestamp, so the bytes it verified
-    are kept here. While ``progress`` is set (one target download at a time:
-    the Updater is only used under the session lock) each chunk is reported.
-    Chunks are passed through as they come, so ngclient's length limit
-    still applies.
-    """
-
-    def __init__(self, fetcher: FetcherInterface) -> None:
-        self._fetcher = fetcher
-        self.timestamp: bytes | None = None
-        self.progress: Callable[[int], None] | None = None
-
-    def _fetch(self, url: str) -> Iterator[bytes]:
-        chunks = self._fetcher.fetch(url)
-        if url.endswith("/timestamp.json"):
-            return self._recording(chunks)
-        if self.progress is not None:
-            return self._reporting(chunks, self.progress)
-        return chunks
-
-    def _recording(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
-        data = bytearray()
-        for chunk in chunks:
-            data += chunk
-            yield chunk
-        self.timestamp = bytes(data)
-
-    @staticmethod
-    def _reporting(chunks: Iterator[bytes], advance: Callable[[int], None]) -> Iterator[bytes]:
-        for chunk in chunks:
-            advance(len(chunk))
-            yield chunk
-
-
 class Session:
     """Verified access to one repository's targets for the length of one run."""
 
-    def __init__(self, repository: Repository, progress: ProgressFactory | None = None) -> None:
+    def __init__(
+        self,
+        repository: Repository,
+        progress: ProgressFactory | None = None,
+        on_locked: Callable[[], object] | None = None,
+    ) -> None:
+        """``on_locked`` is called with the state lock held, before the refresh."""
         self.repository = repository
         self._progress = progress
+        self._on_locked = on_locked
         self._lock = threading.Lock()
         self._verified: dict[str, Path] = {}
-        self._fetcher = RequestsFetcher()
-        self._recorder = _ObservingFetcher(self._fetcher)
+        self._recorder: ObservingFetcher | None = None
         self._updater: Updater | None = None
         self._resources = contextlib.ExitStack()
 
     def __enter__(self) -> Session:
         with contextlib.ExitStack() as stack:
-            stack.callback(self._fetcher.close)
             stack.enter_context(self.repository.locked())
+            if self._on_locked is not None:
+                self._on_locked()
+            from tufpip.fetcher import ObservingFetcher, RequestsFetcher
+            from tufpip.updater import build_updater
+
+            fetcher = RequestsFetcher()
+            stack.callback(fetcher.close)
+            self._recorder = ObservingFetcher(fetcher)
             try:
                 self._updater = build_updater(
                     self.repository.metadata_dir,
@@ -157,6 +138,7 @@ class Session:
         if self._progress is None:
             self._active_updater().download_target(info, str(local))
             return
+        assert self._recorder is not None
         with self._progress(path, info.length) as advance:
             self._recorder.progress = advance
             try:
@@ -199,10 +181,13 @@ class Session:
         it was stored; the one fetched in this run counts only when its
         version is higher, because only then did ngclient accept it.
         """
+        from tuf.api.metadata import Metadata, Timestamp
+
         candidates = []
         persisted = self.repository.metadata_dir / "timestamp.json"
         stored = persisted.read_bytes() if persisted.exists() else b""
-        for data in (stored, self._recorder.timestamp or b""):
+        recorded = self._recorder.timestamp if self._recorder is not None else None
+        for data in (stored, recorded or b""):
             with contextlib.suppress(ValueError, tuf_exc.RepositoryError):
                 candidates.append(Metadata[Timestamp].from_bytes(data).signed)
         if not candidates:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.client.helpers import Served
+from tufpip import loopback
 from tufpip.client import Client
 from tufpip.index import HTML, JSON, VerifyingIndex, negotiate
 from tufpip.session import Session
@@ -42,7 +43,11 @@ def test_negotiate(accept: str | None, expected: tuple[str, str] | None) -> None
 def index(repository: Served, tmp_path: Path) -> Iterator[http.client.HTTPConnection]:
     client = Client(Home(tmp_path / "home"))
     client.init(repository.url, repository.root.read_bytes())
-    with Session(client.repository) as session, VerifyingIndex(session) as index:
+    with (
+        loopback.listen() as listener,
+        Session(client.repository) as session,
+        VerifyingIndex(listener, session) as index,
+    ):
         host, port = index.url.split("/")[2].split(":")
         connection = http.client.HTTPConnection(host, int(port))
         yield connection

@@ -10,6 +10,16 @@ Rules:
   an installer fetching in parallel waits only for files not yet verified.
 - Only paths of the target-path contract (``repo_sign.targetpaths``) are
   looked up; anything else is "not found" before TUF is asked.
+- A distribution or ``.metadata`` file is verified against its project's JSON
+  page, itself a target verified in this run (fetched first if needed): the
+  page lists each file's sha256 and size, and each ``.metadata``'s sha256
+  (PEP 714) and size (``_core-metadata-size``), signed by the bins key in
+  this run's snapshot. ngclient then downloads (consistent-snapshot name) and
+  checks the file as for any target, and the file's own bin is never
+  fetched: an install reads one bin per project, not three. A file the page
+  does not list is "not found"; an entry without a usable sha256 and size
+  falls back to the file's own TUF target. ``targetinfo`` (``tufpip verify``)
+  always asks TUF.
 - Every file handed out was verified by ngclient in this run: downloaded and
   checked, or found in the target cache and re-checked by ``find_cached_target``
   against this run's metadata.
@@ -22,7 +32,9 @@ Rules:
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import re
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -45,6 +57,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _FAILURES = (OSError, tuf_exc.RepositoryError, tuf_exc.DownloadError)
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+PageFiles = dict[str, dict[str, object]]
+"""The file entries of a verified PEP 691 page, by file name."""
 
 
 ProgressFactory = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
@@ -67,6 +83,7 @@ class Session:
         self._on_locked = on_locked
         self._lock = threading.Lock()
         self._verified: dict[str, Path] = {}
+        self._pages: dict[str, PageFiles | None] = {}
         self._recorder: ObservingFetcher | None = None
         self._updater: Updater | None = None
         self._resources = contextlib.ExitStack()
@@ -121,18 +138,71 @@ class Session:
         if (verified := self._verified.get(path)) is not None:
             return verified
         with self._lock:
-            if (verified := self._verified.get(path)) is not None:
-                return verified
-            info = self._targetinfo(path)
-            local = self.repository.target_dir / path
+            return self._target(path)
+
+    def _target(self, path: str) -> Path:
+        """``target`` with the session lock held."""
+        if (verified := self._verified.get(path)) is not None:
+            return verified
+        info = self._listed_info(path) or self._targetinfo(path)
+        local = self.repository.target_dir / path
+        try:
+            if self._active_updater().find_cached_target(info, str(local)) is None:
+                self._download(path, info, local)
+        except _FAILURES as exc:
+            raise self._translate(exc, path) from exc
+        logger.info("verified %s (%d bytes)", path, info.length)
+        self._verified[path] = local
+        return local
+
+    def _listed_info(self, path: str) -> TargetFile | None:
+        """The length and sha256 of a file target as its verified project page lists them.
+
+        None for targets that are not files, and for entries without a
+        usable sha256 and size (the caller then asks TUF).
+
+        Raises:
+            NotFound: The project has no page, or its page does not list the file.
+        """
+        from tuf.api.metadata import TargetFile
+
+        if not targetpaths.is_target_path(path) or not path.startswith("packages/"):
+            return None
+        _, name, leaf = path.split("/")
+        filename = leaf.removesuffix(targetpaths.METADATA_SUFFIX)
+        files = self._page_files(name)
+        if files is None:
+            return None
+        entry = files.get(filename)
+        if entry is None:
+            raise NotFound(f"{path} is not listed on the signed page of project {name}")
+        if leaf == filename:
+            hashes, size = entry.get("hashes"), entry.get("size")
+        else:
+            hashes, size = entry.get("core-metadata"), entry.get("_core-metadata-size")
+            if not hashes:
+                raise NotFound(f"{path}: the signed page of {name} has no metadata for {filename}")
+        sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
+        if not (isinstance(sha256, str) and _SHA256.fullmatch(sha256)):
+            return None
+        if not (type(size) is int and size >= 0):
+            return None
+        return TargetFile(length=size, hashes={"sha256": sha256}, path=path)
+
+    def _page_files(self, name: str) -> PageFiles | None:
+        """The file entries of project ``name``'s JSON page, verified in this run.
+
+        None when the page is not the JSON this client knows how to read.
+        """
+        if name not in self._pages:
+            page = self._target(targetpaths.project_page(name, "json"))
             try:
-                if self._active_updater().find_cached_target(info, str(local)) is None:
-                    self._download(path, info, local)
-            except _FAILURES as exc:
-                raise self._translate(exc, path) from exc
-            logger.info("verified %s (%d bytes)", path, info.length)
-            self._verified[path] = local
-            return local
+                entries = json.loads(page.read_bytes())["files"]
+                files = {entry["filename"]: entry for entry in entries if isinstance(entry, dict)}
+            except (ValueError, KeyError, TypeError):
+                files = None
+            self._pages[name] = files
+        return self._pages[name]
 
     def _download(self, path: str, info: TargetFile, local: Path) -> None:
         if self._progress is None:

@@ -24,15 +24,13 @@ from tuf.ngclient import Updater
 from repo_sign.cli import main
 from repo_sign.serve import RepositoryServer
 from repo_sign.workspace import Workspace
+from tests.support.repositories import command_env as support_env
 
 PASSPHRASE = "ceremony test passphrase"
 
 
 def command_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
-    env["REPO_SIGN_PASSPHRASE"] = PASSPHRASE
-    env.update(extra)
-    return env
+    return support_env(REPO_SIGN_PASSPHRASE=PASSPHRASE, **extra)
 
 
 def repo_sign(

@@ -22,7 +22,9 @@ Rules:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import logging
 import shutil
 import socket
 import subprocess
@@ -51,6 +53,8 @@ from tufpip.state import DEFAULT_NAME, Home, Repository
 
 if TYPE_CHECKING:
     from tuf.api.metadata import Metadata, Root
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -188,17 +192,20 @@ class Client:
 
     def _run(self, installer: Installer, action: Action, args: Sequence[str]) -> None:
         SourceChecker(installer.options, installer.environment).check_arguments(args)
+        repository = self.repository
         with contextlib.ExitStack() as stack:
             started: list[tuple[socket.socket, subprocess.Popen[bytes]]] = []
 
             def start_installer() -> None:
-                listener = stack.enter_context(loopback.listen())
+                listener = stack.enter_context(loopback.listen(repository.port))
+                if (port := loopback.port_of(listener)) != repository.port:
+                    self._record_port(repository, port)
                 url = loopback.index_url(listener)
                 started.append((listener, stack.enter_context(installer.start(action, url, args))))
 
             try:
                 session = stack.enter_context(
-                    Session(self.repository, self.progress, on_locked=start_installer)
+                    Session(repository, self.progress, on_locked=start_installer)
                 )
             except TufpipError as refusal:
                 from tufpip.index import VerifyingIndex
@@ -221,6 +228,19 @@ class Client:
             names = ", ".join(sorted(set(index.missing)))
             raise NotFound(f"unknown package: the repository has no project {names}")
         raise InstallerFailed(f"{installer.name} {action} failed with exit status {status}")
+
+    def _record_port(self, repository: Repository, port: int) -> None:
+        """Record ``port``, used because the recorded one was taken, for the next runs.
+
+        Installer caches are keyed by the index URL: staying on the new port
+        lets them hit again from the next run on.
+        """
+        with self.home.locked():
+            current = self.home.get(repository.name)
+            self.home.record(dataclasses.replace(current, port=port))
+        logger.info(
+            "port %d is taken: the index of %s now uses %d", repository.port, repository.name, port
+        )
 
 
 def _target_of(filename: str) -> str:

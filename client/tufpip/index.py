@@ -19,6 +19,12 @@ Rules:
   started) answers every request 403 with that error, so the installer gives
   up at once, having received nothing.
 - Connections the installer resets are not errors worth a traceback.
+- Caching: distribution and ``.metadata`` files are sent with a year-long
+  ``immutable`` lifetime, so pip's HTTP cache can reuse them: their URL names
+  a file whose content the project page pins by sha256, and pip checks that
+  hash on a cached file as on a downloaded one (tests/client/test_caches.py).
+  Everything else, the project pages and the project list above all, is
+  ``no-store``: fetched, and verified in this run, every time.
 """
 
 from __future__ import annotations
@@ -52,6 +58,8 @@ _MEDIA_TYPES: dict[str, tuple[targetpaths.PageFormat, str]] = {
     "*/*": ("html", "text/html"),
 }
 SHUTDOWN_POLL_SECONDS = 0.01
+IMMUTABLE = "max-age=31536000, immutable"
+NO_STORE = "no-store"
 _PROJECT = re.compile(r"/simple/([^/]+)/?")
 
 
@@ -191,8 +199,10 @@ class _Handler(BaseHTTPRequestHandler):
             index.failures.append(exc)
             self._reply(403, str(exc).encode())
             return
+        cache = IMMUTABLE if where.startswith("packages/") else NO_STORE
         with open(local, "rb") as body:
-            self._start(200, local.stat().st_size, {"Content-Type": content_type})
+            headers = {"Content-Type": content_type, "Cache-Control": cache}
+            self._start(200, local.stat().st_size, headers)
             shutil.copyfileobj(body, self.wfile)
 
     def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
@@ -201,10 +211,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _start(self, status: int, length: int, headers: dict[str, str] | None = None) -> None:
         """Send the status line and headers of a ``length``-byte response."""
+        headers = {"Cache-Control": NO_STORE, **(headers or {})}
         self.send_response(status)
-        for key, value in (headers or {}).items():
+        for key, value in headers.items():
             self.send_header(key, value)
-        self.send_header("Cache-Control", "no-store")
         self.send_header("Content-Length", str(length))
         self.end_headers()
 

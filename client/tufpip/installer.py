@@ -9,8 +9,15 @@ Rules:
 - pip runs as ``python -m pip --isolated`` from tufpip's own environment, and
   reaches another environment with pip's ``--python``; uv runs as
   ``uv pip install --no-config --index-strategy first-index --python PY``.
-- Their caches are off: they are keyed by URL and the index's port changes
-  every run, so they would only grow.
+- pip's cache is on: the index's URL is stable per repository (its recorded
+  port), so cached files hit across runs, and pip checks the sha256 of the
+  verified page against cached files as against downloaded ones. pip caches
+  plain-HTTP responses only from trusted hosts, so the index's own
+  ``HOST:PORT`` is passed as ``--trusted-host`` (that also turns off TLS
+  checks, which a loopback HTTP index has none of). The user's
+  ``--no-cache-dir`` is passed through. uv's cache stays off (``--no-cache``):
+  uv reuses a cached wheel without checking it against the index's hash
+  (tests/client/test_caches.py).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Literal
+from urllib.parse import urlsplit
 
 from tufpip.errors import UsageError
 from tufpip.sources import PIP_OPTIONS, UV_OPTIONS, Kind
@@ -87,10 +95,11 @@ class Installer:
             ]
         if importlib.util.find_spec("pip") is None:
             raise UsageError(f"pip is not installed for {sys.executable}")
-        general = ["--isolated", "--disable-pip-version-check", "--no-input", "--no-cache-dir"]
+        general = ["--isolated", "--disable-pip-version-check", "--no-input"]
         if self.python:
             general += ["--python", self.python]
-        return [sys.executable, "-m", "pip", *general, action, "--index-url", index_url, *args]
+        index = ["--index-url", index_url, "--trusted-host", urlsplit(index_url).netloc]
+        return [sys.executable, "-m", "pip", *general, action, *index, *args]
 
     @contextlib.contextmanager
     def start(

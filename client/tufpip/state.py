@@ -3,7 +3,9 @@
 Layout of the home folder (``TUFPIP_HOME``, else the user's data directory):
 
 - ``repositories.json``: the recorded repositories, in recording order; the
-  first one is the default.
+  first one is the default. Each has a loopback ``port`` for its verifying
+  index (``loopback.stable_port``), so that installers, whose caches are
+  keyed by URL, see the same index URL on every run.
 - ``repositories/NAME/metadata/``: ngclient's trusted metadata, persisted so
   that rollback protection survives across runs.
 - ``repositories/NAME/targets/``: verified targets, by target path.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -31,6 +34,20 @@ from tufpip.errors import StateError
 HOME_VARIABLE = "TUFPIP_HOME"
 DEFAULT_NAME = "default"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+# Ports for verifying indexes: above Linux's ephemeral range (32768-60999),
+# so an outgoing connection seldom holds one.
+PORTS = range(61000, 65536)
+
+
+def stable_port(name: str, url: str, taken: set[int] | frozenset[int] = frozenset()) -> int:
+    """The loopback port derived from a repository's name and URL, avoiding ``taken``."""
+    digest = int.from_bytes(hashlib.sha256(f"{name}\n{url}".encode()).digest()[:4], "big")
+    for step in range(len(PORTS)):
+        port = PORTS[(digest + step) % len(PORTS)]
+        if port not in taken:
+            return port
+    raise StateError("every loopback port for verifying indexes is recorded")
 
 
 def default_home() -> Path:
@@ -61,6 +78,7 @@ class Repository:
     name: str
     url: str
     path: Path
+    port: int
 
     @property
     def metadata_url(self) -> str:
@@ -98,7 +116,11 @@ class Home:
             return []
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise StateError(f"cannot read {self._index}: {exc}") from exc
-        return [self._repository(r["name"], r["url"]) for r in records]
+        # Repositories recorded before ports were get their derived port.
+        return [
+            self._repository(r["name"], r["url"], r.get("port") or stable_port(r["name"], r["url"]))
+            for r in records
+        ]
 
     def get(self, name: str | None = None) -> Repository:
         """The repository recorded as ``name``, or the default one."""
@@ -119,18 +141,23 @@ class Home:
             raise StateError(f"{name!r} is not a valid repository name")
         if not url.startswith(("http://", "https://", "file://")):
             raise StateError(f"{url!r} is not an http://, https:// or file:// URL")
-        if any(r.name == name for r in self.repositories()):
+        recorded = self.repositories()
+        if any(r.name == name for r in recorded):
             raise StateError(f"a repository named {name!r} is already recorded")
-        repository = self._repository(name, url.rstrip("/"))
+        url = url.rstrip("/")
+        repository = self._repository(name, url, stable_port(name, url, {r.port for r in recorded}))
         if repository.path.exists():
             raise StateError(f"{repository.path} exists but is not recorded: remove it first")
         return repository
 
     def record(self, repository: Repository) -> None:
-        """Add ``repository`` to ``repositories.json`` (atomically)."""
-        records = [{"name": r.name, "url": r.url} for r in self.repositories()]
-        records.append({"name": repository.name, "url": repository.url})
-        data = json.dumps({"repositories": records}, indent=2).encode() + b"\n"
+        """Add ``repository`` to ``repositories.json``, or update it if recorded (atomically)."""
+        recorded = self.repositories()
+        records = [repository if r.name == repository.name else r for r in recorded]
+        if all(r.name != repository.name for r in recorded):
+            records.append(repository)
+        entries = [{"name": r.name, "url": r.url, "port": r.port} for r in records]
+        data = json.dumps({"repositories": entries}, indent=2).encode() + b"\n"
         self.path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=self.path, delete=False) as tmp:
             tmp.write(data)
@@ -140,5 +167,5 @@ class Home:
         """Hold the lock that serializes changes to ``repositories.json``."""
         return _exclusive(self.path / "lock")
 
-    def _repository(self, name: str, url: str) -> Repository:
-        return Repository(name, url, self.path / "repositories" / name)
+    def _repository(self, name: str, url: str, port: int) -> Repository:
+        return Repository(name, url, self.path / "repositories" / name, port)

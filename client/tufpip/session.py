@@ -222,7 +222,9 @@ class Session:
         try:
             info = self._active_updater().get_targetinfo(path)
         except _FAILURES as exc:
-            raise self._translate(exc, path) from exc
+            # Looking a target up loads delegated metadata (the bins): what
+            # failed is that metadata, not the target, whose bytes were not read.
+            raise self._translate(exc) from exc
         if info is None:
             raise NotFound(f"{path} is not signed by repository {self.repository.url}")
         return info

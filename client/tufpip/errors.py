@@ -93,6 +93,9 @@ _TIMESTAMP_ROLLBACK = re.compile(r"New timestamp version (\d+) must be >= (\d+)"
 _SNAPSHOT_ROLLBACK = re.compile(r"New snapshot version must be >= (\d+), got version (\d+)")
 # python-tuf names the new version first and the trusted one second here.
 _META_ROLLBACK = re.compile(r"Expected (\S+\.json) version (\d+), got (\d+)\.")
+# A targets or bin file whose version differs from the one the snapshot lists
+# (python-tuf names the listed version first here).
+_DELEGATE_VERSION = re.compile(r"Expected (\S+) v(\d+), got v(\d+)\.")
 
 
 def translate(
@@ -151,6 +154,17 @@ def _rollback(message: str) -> RollbackDetected:
         name, new, trusted = match.groups()
         return RollbackDetected(
             f"rollback refused: {name} version {new} is older than trusted version {trusted}"
+        )
+    if match := _DELEGATE_VERSION.search(message):
+        name, listed, new = match.groups()
+        if int(new) < int(listed):
+            return RollbackDetected(
+                f"rollback refused: {name}.json version {new} is older than"
+                f" version {listed} listed by the trusted snapshot"
+            )
+        return RollbackDetected(
+            f"inconsistent metadata: {name}.json version {new} is not version {listed}"
+            " listed by the trusted snapshot"
         )
     return RollbackDetected(f"inconsistent metadata versions: {message}")
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tests.attacks.attacker import AttackerServer
 from tests.attacks.forge import Forger
+from tests.support.repositories import repo_sign
 
 ERROR_PREFIX = "tufpip: error: "
 
@@ -148,10 +149,19 @@ class Mirror:
         return Forger(self.workspace)
 
 
-def assert_recovers(client: Client, mirror: Mirror, venv: Path, project: str = "beta") -> Run:
+def assert_recovers(
+    client: Client, mirror: Mirror, venv: Path, project: str = "beta", publishes: int = 0
+) -> Run:
     """The attacker leaves: an honest install into ``venv`` works (with uv: fast,
-    and a second installer seeing the same verified index)."""
+    and a second installer seeing the same verified index).
+
+    ``publishes``: where the attacker held the timestamp key, its timestamp
+    version N is trusted, as TUF allows; the client recovers once the
+    repository publishes past N (``repo-sign refresh --force`` that many times).
+    """
     mirror.server.honest()
+    for _ in range(publishes):
+        repo_sign("refresh", "--force", "--repo", mirror.workspace)
     run = client.install(venv, project, installer="uv")
     assert run.returncode == 0, run.describe()
     assert project in installed(venv)

@@ -61,7 +61,7 @@ def mirror(tmp_path: Path, pristine: Path) -> Iterator[Mirror]:
 @pytest.fixture
 def client(tmp_path: Path, mirror: Mirror) -> Client:
     """A tufpip state folder that trusts the mirror's repository (its 1.root.json)."""
-    client = Client(tmp_path / "home")
+    client = Client(tmp_path / "home", env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
     run = client("init", mirror.url, "--root", mirror.root)
     assert run.returncode == 0, run.describe()
     return client

@@ -77,6 +77,7 @@ class Forger:
     def __init__(self, workspace: Path) -> None:
         self.workspace = workspace
         self.metadata = workspace / "metadata"
+        self._after: dict[str, Edit] = {}
 
     # ---- reading the current state ----------------------------------------
     def timestamp(self) -> Metadata[Timestamp]:
@@ -127,6 +128,8 @@ class Forger:
         self,
         edits: Mapping[str, Edit],
         signers: Mapping[str, list[Signer]] | None = None,
+        after_signing: Mapping[str, Edit] | None = None,
+        bump_timestamp: bool = True,
     ) -> dict[str, bytes]:
         """New versions of the edited roles, with snapshot and timestamp above them.
 
@@ -134,9 +137,13 @@ class Forger:
         then ``edits[role]`` runs (it may override anything, the version too);
         the snapshot lists the new versions, the timestamp pins the new
         snapshot. Roles without an explicit signer list are signed with the
-        repository's own (stolen) keys. Returns URL path -> bytes.
+        repository's own (stolen) keys; ``after_signing[role]`` then changes
+        the signed content under its signatures. ``bump_timestamp=False`` keeps
+        the timestamp's version (for a client that has not trusted it yet).
+        Returns URL path -> bytes.
         """
         signers = dict(signers or {})
+        self._after = dict(after_signing or {})
         files: dict[str, bytes] = {}
         delegated = [r for r in edits if r not in (Snapshot.type, Timestamp.type)]
         snapshot = self.snapshot()
@@ -148,7 +155,7 @@ class Forger:
             files[f"/metadata/{md.signed.version}.{role}.json"] = data
             snapshot.signed.meta[f"{role}.json"] = MetaFile(md.signed.version)
         timestamp = self.timestamp()
-        timestamp.signed.version += 1
+        timestamp.signed.version += 1 if bump_timestamp else 0
         if delegated or Snapshot.type in edits:
             snapshot.signed.version += 1
             edits.get(Snapshot.type, lambda md: None)(snapshot)
@@ -160,6 +167,24 @@ class Forger:
         edits.get(Timestamp.type, lambda md: None)(timestamp)
         files["/metadata/timestamp.json"] = self._signed(timestamp, Timestamp.type, signers)
         return files
+
+    def replace_role(
+        self,
+        role: str,
+        edit: Edit,
+        signers: list[Signer] | None = None,
+        after_signing: Edit | None = None,
+    ) -> dict[str, bytes]:
+        """``role`` (targets or a bin) changed in place: same version, same URL, so
+        no key is needed above it (the snapshot pins versions, not hashes, of
+        targets metadata). Signed by ``signers`` (default: the real keys)."""
+        md = self.targets(role)
+        edit(md)
+        data = sign(md, role_signers(self.workspace, role) if signers is None else signers)
+        if after_signing is not None:
+            after_signing(md)
+            data = md.to_bytes()
+        return {self.url(role): data}
 
     def new_root(
         self, edit: Edit, signers: list[Signer] | None = None
@@ -174,7 +199,11 @@ class Forger:
 
     def _signed(self, md: Metadata, role: str, signers: Mapping[str, list[Signer]]) -> bytes:
         chosen = signers.get(role)
-        return sign(md, role_signers(self.workspace, role) if chosen is None else chosen)
+        data = sign(md, role_signers(self.workspace, role) if chosen is None else chosen)
+        if role in self._after:
+            self._after[role](md)
+            data = md.to_bytes()
+        return data
 
     def write_into(self, files: Mapping[str, bytes]) -> None:
         """Publish ``files`` in the workspace as the repository itself would."""

@@ -13,11 +13,18 @@ Both sides get the same files over loopback HTTP (``http.server``, Nagle off):
   statically, installed with ``tufpip install`` (``--installer uv``).
 
 Each run installs into a fresh virtual environment (made untimed with
-``uv venv``), installer caches off. tufpip "warm" reuses its state (trusted
+``uv venv``), installer caches off (tufpip given ``--no-cache-dir``) unless
+the configuration says "cache on". tufpip "warm" reuses its state (trusted
 metadata and verified targets from a previous run); "cold" starts from a
 state that only holds the trusted root (metadata and files fetched and
 verified in the timed run, index server start included). Runs alternate
 plain / tufpip so drift hits both; ratios are of medians.
+
+"cache on" compares tufpip as it runs by default (pip's cache on, in a
+cache folder of the benchmark's own) with plain pip given a cache folder
+and ``--trusted-host`` for the loopback index, without which pip caches
+nothing fetched over plain HTTP. tufpip keeps uv's cache off; plain uv with
+its cache on is shown for what that costs.
 """
 
 from __future__ import annotations
@@ -214,6 +221,8 @@ def measure(bench: Bench, runs: int) -> dict[str, float]:
         cold_home = bench.work / "home-cold"
         pip_cache = bench.work / "pip-cache"
         uv_cache = bench.work / "uv-cache"
+        tufpip_xdg = bench.work / "tufpip-xdg-cache"
+        plain_host = index.split("/")[2]
 
         def reset_cold() -> None:
             shutil.rmtree(cold_home, ignore_errors=True)
@@ -236,12 +245,12 @@ def measure(bench: Bench, runs: int) -> dict[str, float]:
                 None,
             ),
             "pip tufpip warm": (
-                lambda py: ["tufpip", "install", "--python", py, "--quiet", req],
+                lambda py: ["tufpip", "install", "--python", py, "--quiet", "--no-cache-dir", req],
                 bench_env(TUFPIP_HOME=str(warm_home)),
                 None,
             ),
             "pip tufpip cold": (
-                lambda py: ["tufpip", "install", "--python", py, "--quiet", req],
+                lambda py: ["tufpip", "install", "--python", py, "--quiet", "--no-cache-dir", req],
                 bench_env(TUFPIP_HOME=str(cold_home)),
                 reset_cold,
             ),
@@ -300,9 +309,16 @@ def measure(bench: Bench, runs: int) -> dict[str, float]:
                     "install",
                     "--index-url",
                     index,
+                    "--trusted-host",
+                    plain_host,
                     req,
                 ],
                 None,
+                None,
+            ),
+            "pip tufpip warm, pip cache on": (
+                lambda py: ["tufpip", "install", "--python", py, "--quiet", req],
+                bench_env(TUFPIP_HOME=str(warm_home), XDG_CACHE_HOME=str(tufpip_xdg)),
                 None,
             ),
             "uv plain, uv cache on": (
@@ -353,6 +369,26 @@ def rows_for(label: str, t: dict[str, float]) -> list[Row]:
             "1 install",
             "tufpip --installer uv / uv, cold",
             f"{t['uv tufpip cold'] / t['uv plain']:.2f} ({fmt_s(t['uv tufpip cold'])})",
+            size=label,
+        ),
+        Row(
+            "1 install",
+            "tufpip / pip, both with pip's cache on (warm)",
+            f"{t['pip tufpip warm, pip cache on'] / t['pip plain, pip cache on']:.2f} "
+            f"({fmt_s(t['pip tufpip warm, pip cache on'])} vs "
+            f"{fmt_s(t['pip plain, pip cache on'])})",
+            size=label,
+        ),
+        Row(
+            "1 install",
+            "tufpip, pip cache on / off (warm)",
+            f"{t['pip tufpip warm, pip cache on'] / t['pip tufpip warm']:.2f}",
+            size=label,
+        ),
+        Row(
+            "1 install",
+            "tufpip --installer uv (uv cache off) / uv with its cache on",
+            f"{t['uv tufpip warm'] / t['uv plain, uv cache on']:.2f}",
             size=label,
         ),
         Row(

@@ -26,18 +26,21 @@ METHOD = """## How each target is measured
    a plain PEP 503 folder (with PEP 658 `.metadata` files) served by
    `http.server` on 127.0.0.1 with Nagle off, and behind a `repo-sign`
    repository served statically; each run installs into a fresh venv (made
-   untimed), installer caches off. `requests` uses real wheels downloaded once
+   untimed), installer caches off (tufpip given `--no-cache-dir`) except in
+   the rows that say "cache on". `requests` uses real wheels downloaded once
    with `pip download` into `~/.cache/tufpip-bench` (synthetic wheels of the
    same shape when PyPI is unreachable); the dozen is synthetic.
 2. **Metadata at scale** (`benchmarks/synthetic.py`, `scale.py`, `probe.py`):
    repositories of N wheels (about 2.6 targets per file: wheel, `.metadata`,
    two pages per project, the project list) signed with ed25519 through the
    Metadata API conventions, served statically; a fresh process runs tufpip's
-   Updater (its fetcher and limits): refresh plus the three lookups of one
-   install, counting bytes, CPU time and peak RSS (VmHWM).
+   Updater (its fetcher and limits): refresh plus the one lookup of a tufpip
+   install (the project page) and, for stock ngclient clients, the three
+   lookups (page, `.metadata`, wheel), counting bytes, CPU time and peak RSS
+   (VmHWM).
 3. **Bin count** (`repo_sign/bins.py`): `optimal_bins` minimizes
-   snapshot + lookups x bin size; the curve below is computed from the exact
-   entry sizes of the largest repository measured.
+   snapshot + lookups x bin size with tufpip's one lookup; the curve below is
+   computed from the exact entry sizes of the largest repository measured.
 4. **Publishing** (`benchmarks/publish.py`): a real `repo-sign` workspace
    whose bins are filled with N synthetic files signed with its own bins key;
    `repo-sign add`, `repo-sign refresh` and a from-scratch build of real tiny
@@ -48,51 +51,59 @@ METHOD = """## How each target is measured
 
 DESIGN = """## Installer caches: a stable index URL
 
-pip and uv key their caches by URL, and tufpip's verifying index listens on
-an ephemeral port, so today tufpip runs them with their caches off. The
-design that lets repeated installs (and sdist builds) reuse them: give every
-recorded repository a fixed loopback port, derived from its name and stored
-in `repositories.json` at `tufpip init` (fall back to an ephemeral port, caches
-off, when it is taken), and stop sending `Cache-Control: no-store` for
-distribution files (their URLs name immutable, hash-checked files; pages keep
-`no-store`). A cached file can then only be one whose sha256 the verified page
-lists, since pip and uv check `#sha256` against what they reuse. The rows
-"plain pip/uv, cache on" show what that is worth: nothing for pip with wheels
-(it re-downloads small wheels anyway), a 4-5x faster install for uv.
+pip and uv key their caches by URL. Every recorded repository now has a
+fixed loopback port for tufpip's verifying index (derived from its name and
+URL in 61000-65535 and stored in `repositories.json`; if another program
+holds it, a free port is used and recorded for the next runs). Project pages
+and the project list are `Cache-Control: no-store` (fetched and verified in
+every run); distribution and `.metadata` files are `max-age=31536000,
+immutable`, since their names never change content and the fresh, verified
+page pins their sha256. pip caches plain-HTTP responses only from trusted
+hosts, so tufpip passes its own index as `--trusted-host 127.0.0.1:PORT`.
+pip checks cached files against the page's hashes like downloaded ones: a
+cache entry altered on disk (wheel or `.metadata`) fails the install with
+pip's hash-mismatch error (tests/client/test_caches.py). uv does not: it
+reuses the wheel it unpacked into its cache without checking it (same test
+file), so tufpip keeps uv's cache off. pip's cache is on by default;
+`--no-cache-dir` is passed through.
 """
 
 GAPS = """## Gaps and what limits them
 
-- **tufpip with uv (target 1, <= 1.25 warm)**: a uv install of requests takes
-  about 0.1 s; tufpip adds a Python process (interpreter plus tuf,
-  cryptography, requests and click imports: about 0.15 s) and a refresh
-  before uv starts. The 0.25-0.5 s that the index server's shutdown poll
-  added to every install is fixed (`client/tufpip/index.py`); what remains is
-  interpreter start-up, which a ratio against a 0.1 s native tool cannot
-  absorb. With pip the fixed cost is about 0.2 s of a 0.5-0.7 s install
-  (tufpip's own start, the refresh, the index server start and every page
-  and file passing through the verifying index), so 1.10 is not reached
-  either; warm is closer than cold because no metadata or file is fetched.
-- **Metadata at 1M files (target 2)**: with stock ngclient an install looks
-  up three targets (page, `.metadata`, wheel) that succinct bins, keyed on the
-  full target path, put in three different bins: about 420 KB at the optimum
-  (8,192 bins), above 300 KB. The "page lookup only" row is what a client
-  downloads when it takes the wheel's and `.metadata`'s sha256 and size from
-  the signed page (they are there, signed by the same bins key in the same
-  snapshot) instead of looking them up again: one bin. Measured at the 8,192
-  bins chosen for three lookups that is about 303 KB; at 4,096 bins (the
-  one-lookup optimum in the curve) about 225 KB, under 300 KB. That client
-  change is not made here; the repository side needs only `rebin 4096`.
-- **refresh when only the timestamp is due (target 4)**: `repo-sign refresh`
-  parses every bin twice (the expiry check, then `status`, which also
-  verifies every signature): seconds at 100k files, about ten times that at
-  1M. Reading expiry without parsing whole bins (or keeping it in a small
-  local index) is the fix; not done here.
-- **Building 1M files from scratch (target 4)**: one `add` of many files costs
-  about 5 ms per file, dominated by a temporary file, fsync and rename for each
-  of the 2.6 target files per wheel and by opening each wheel to read its
-  METADATA: 1M files would take over an hour. A bulk path (write all target
-  files, one `syncfs`, then metadata) is the fix.
+- **tufpip with pip (target 1: <= 1.10 warm, <= 1.25 cold)**: not met,
+  down from 1.32 and 1.42 warm, 1.40 and 1.57 cold, before the installer
+  was started early. tufpip now starts pip as soon as the arguments are checked
+  and the state lock is held, and its imports (tuf, securesystemslib,
+  cryptography, requests: about 0.1 s) and the refresh run while pip starts
+  (pip asks for its first page about 0.28 s after it starts). What remains,
+  traced on a warm install of requests (about 0.1 s in all): the
+  interpreter start and what must precede the installer (click, the source
+  checks with `packaging`: about 50 ms), tufpip's imports competing with
+  pip for the two cores, every page and file passing through the Python
+  index, and the index's shutdown and interpreter exit after pip is done.
+  Cold adds the downloads and their verification.
+- **tufpip with uv (target 1, <= 1.25 warm)**: not met (from 3.3 before).
+  uv asks for its first page about 45 ms after it starts, so little of
+  tufpip's own start-up (interpreter and imports, about 0.12 s, then the
+  refresh) can hide behind it; a ratio against a 0.1 s native tool cannot
+  absorb a Python process. uv's cache cannot be used (see above), so uv with
+  its own cache on is about ten times faster than tufpip with uv.
+- **Installer caches**: pip's cache is on and hits, but with wheels served
+  on loopback it saves nothing measurable (the "cache on / off" rows): pip
+  still verifies and installs every file. It pays for sdists, whose built
+  wheels pip reuses: an sdist with a build backend installed in 935 ms with
+  the cache off and 532 ms with it on (measured separately, not part of
+  `make bench`).
+- **Metadata at 1M files (target 2)**: met by tufpip (one bin per project at
+  the 4,096 bins now chosen for one lookup). A stock ngclient client that
+  looks up the page, the `.metadata` and the wheel reads three bins and pays
+  the "3 lookups" column, about 420 KB, at that count; `repo-sign rebin
+  8192` would lower that to about 405 KB and raise tufpip's to about 300 KB.
+- **Building 1M files from scratch (target 4)**: about 2.4 ms per file,
+  dominated by writing each of the 2.6 target files per wheel and by
+  opening each wheel to read its METADATA: 1M files would take about 40
+  minutes. A bulk path (write all target files, one `syncfs`, then metadata)
+  is the fix.
 - **Hashing (target 5)**: reading and hashing is one pass in 1 MiB blocks, but
   `add` also writes a copy into `targets/` and fsyncs it; on this disk the
   write, not sha256, sets the pace.

@@ -134,7 +134,7 @@ def _rebin(repo: SignedRepository, count: int | None) -> tuple[int, Changes]:
         version = repo._snapshot_versions.get(name, 0) + 1
         md = Metadata(Targets(version=version, expires=expiry(period), targets=bin_targets))
         repo.sign(name, md)
-        repo._staged[name] = md.to_bytes()
+        repo.set_staged(name, md.to_bytes())
     changes.published = repo.snapshot_and_timestamp()
     repo.policy.bins = count
     repo.policy.save(repo.workspace.policy_file)

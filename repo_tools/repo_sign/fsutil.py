@@ -28,11 +28,16 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _ensure_dir(directory: Path) -> None:
+    if not directory.is_dir():  # one stat in the common case, not a failing mkdir
+        directory.mkdir(parents=True, exist_ok=True)
+
+
 class _Incoming:
     """A temporary file beside its destination, renamed into place on commit."""
 
     def __init__(self, directory: Path, mode: int) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+        _ensure_dir(directory)
         self.fd, self.tmp = tempfile.mkstemp(dir=directory, prefix=".incoming.", suffix=".tmp")
         os.fchmod(self.fd, mode)
 
@@ -51,7 +56,7 @@ class _Incoming:
             os.fsync(self.fd)
         os.close(self.fd)
         self.fd = -1
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _ensure_dir(path.parent)
         os.replace(self.tmp, path)
         if durable:
             _fsync_dir(path.parent)

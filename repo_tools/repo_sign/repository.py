@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from packaging.version import InvalidVersion, Version
 from securesystemslib.signer import Key, Signer
@@ -34,6 +35,7 @@ from tuf.api.metadata import (
     Metadata,
     MetaFile,
     Root,
+    Signed,
     Snapshot,
     SuccinctRoles,
     TargetFile,
@@ -49,8 +51,15 @@ from .fsutil import StagedFile, is_complete, write_atomic
 from .policy import BINS_PREFIX, Policy
 from .workspace import Workspace
 
+_S = TypeVar("_S", bound=Signed)
 TOP_LEVEL = (Root.type, Targets.type, Snapshot.type, Timestamp.type)
 _EXPIRES = re.compile(rb'"signed":\{"_type":"[a-z]+","expires":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"')
+
+
+def _typed(signed: Signed, kind: type[_S]) -> _S:
+    if not isinstance(signed, kind):
+        raise NotInitialized(f"{signed.type} metadata found where {kind.type} was expected")
+    return signed
 
 
 def _no_passphrases(name: str, new: bool) -> bytes:
@@ -94,6 +103,7 @@ class SignedRepository(Repository):
         self._signers: dict[str, Signer] = {}
         self._current: dict[str, bytes] = {}  # role -> bytes of its current version
         self._staged: dict[str, bytes] = {}  # role -> bytes waiting for publish()
+        self._parsed: dict[str, Signed] = {}  # role -> parsed bytes, for reading only
         self._staged_files: dict[Path, bytes | StagedFile] = {}  # target files, likewise
         self._snapshot_versions: dict[str, int] = {}
 
@@ -136,6 +146,33 @@ class SignedRepository(Repository):
             return Metadata.from_bytes(data).signed.expires
         return datetime.strptime(match[1].decode(), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
+    def set_staged(self, role: str, data: bytes) -> None:
+        """Keep signed ``data`` as the next version of ``role`` for ``publish()``."""
+        self._staged[role] = data
+        self._parsed.pop(role, None)
+
+    def _read(self, role: str) -> Signed:
+        """The current (or staged) ``role``, parsed once per version: never mutate it.
+
+        Looking up thousands of targets must not parse their bin each time;
+        ``open()`` still returns a fresh copy for editing.
+        """
+        if role not in self._parsed:
+            self._parsed[role] = Metadata.from_bytes(self._bytes(role)).signed
+        return self._parsed[role]
+
+    def root(self) -> Root:
+        return _typed(self._read(Root.type), Root)
+
+    def timestamp(self) -> Timestamp:
+        return _typed(self._read(Timestamp.type), Timestamp)
+
+    def snapshot(self) -> Snapshot:
+        return _typed(self._read(Snapshot.type), Snapshot)
+
+    def targets(self, rolename: str = Targets.type) -> Targets:
+        return _typed(self._read(rolename), Targets)
+
     # ---- tuf.repository.Repository -------------------------------------
     def open(self, role: str) -> Metadata:
         return Metadata.from_bytes(self._bytes(role))
@@ -162,7 +199,7 @@ class SignedRepository(Repository):
         """Set expiry from policy, sign with the policy's keys, stage for publishing."""
         md.signed.expires = expiry(self.policy.role(role).expires_days)
         self.sign(role, md)
-        self._staged[role] = md.to_bytes()
+        self.set_staged(role, md.to_bytes())
 
     @classmethod
     def create(
@@ -182,11 +219,11 @@ class SignedRepository(Repository):
         bins = [r for r in metadata if r not in TOP_LEVEL]
         for role in (Root.type, Targets.type, *bins, Snapshot.type):
             repo.sign(role, metadata[role])
-            repo._staged[role] = metadata[role].to_bytes()
+            repo.set_staged(role, metadata[role].to_bytes())
         assert isinstance(timestamp.signed, Timestamp)
         timestamp.signed.snapshot_meta = repo.snapshot_info
         repo.sign(Timestamp.type, timestamp)
-        repo._staged[Timestamp.type] = timestamp.to_bytes()
+        repo.set_staged(Timestamp.type, timestamp.to_bytes())
         return repo.publish()
 
     def role_keys(self, role: str) -> tuple[dict[str, Key], int]:
@@ -269,7 +306,7 @@ class SignedRepository(Repository):
         current (or already staged) delegator; nothing here re-signs it.
         """
         self.check_threshold(role, md)
-        self._staged[role] = md.to_bytes()
+        self.set_staged(role, md.to_bytes())
 
     # ---- publishing ----------------------------------------------------
     def publish(self) -> list[str]:
@@ -341,6 +378,7 @@ class SignedRepository(Repository):
                 content.discard()
         self._staged_files.clear()
         self._staged.clear()
+        self._parsed.clear()
 
     def set_targets(self, changes: dict[str, TargetFile | None]) -> None:
         """Add, replace (TargetFile) or remove (None) targets, one edit per affected role."""

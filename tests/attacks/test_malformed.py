@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tuf.api.metadata import Metadata
 
 from tests.attacks.attacker import replace
 from tests.attacks.checks import Client, Mirror, assert_recovers, assert_refused, tree
@@ -57,6 +58,21 @@ def _mutations(honest: bytes) -> st.SearchStrategy[bytes]:
     )
 
 
+def _same_document(data: bytes, honest: bytes) -> bool:
+    """Whether ``data`` says what ``honest`` says. python-tuf verifies signatures
+    over the canonical form of what it parsed, so key order, spacing or a null
+    ``spec_version`` (filled with the default) leave valid metadata valid."""
+    try:
+        ours, theirs = Metadata.from_bytes(data), Metadata.from_bytes(honest)
+        return ours.signed_bytes == theirs.signed_bytes and ours.signatures == theirs.signatures
+    except Exception:
+        pass
+    try:
+        return json.loads(data) == json.loads(honest)
+    except (ValueError, RecursionError):
+        return False
+
+
 @pytest.fixture
 def repository(mirror: Mirror, tmp_path: Path):  # type: ignore[no-untyped-def]
     return trusting(tmp_path / "inproc-home", mirror.url, mirror.root)
@@ -79,8 +95,8 @@ def test_malformed_documents_are_refused_cleanly(
     )
     @given(data=_mutations(honest))
     def check(data: bytes) -> None:
-        if data == honest:
-            return
+        if _same_document(data, honest):
+            return  # a re-serialized honest document is valid metadata, not an attack
         mirror.server.serve_files({url: data})
         with pytest.raises(TufpipError), Session(repository) as session:
             session.read(PAGE)

@@ -22,6 +22,7 @@ import os
 import socket
 import ssl
 import stat
+import time
 from collections.abc import Callable, Iterator
 from http.cookiejar import DefaultCookiePolicy
 from importlib import metadata
@@ -45,6 +46,12 @@ DEFAULT_READ_TIMEOUT = 30.0
 
 DEFAULT_CHUNK_SIZE = 64 * 1024
 """Bytes per chunk: small enough that ngclient cuts oversized files early."""
+
+DEFAULT_MIN_SPEED = 8 * 1024
+"""Bytes per second a download must average once it has run ``read_timeout``
+seconds: a mirror that trickles (each byte well within the read timeout) is
+cut off too. A download therefore ends, done or failed, within twice the read
+timeout or at this average speed (TUF's slow retrieval attack)."""
 
 
 def _tufpip_version() -> str:
@@ -131,8 +138,11 @@ class RequestsFetcher(FetcherInterface):
         connect_timeout: Seconds allowed to establish a connection.
         read_timeout: Seconds allowed between two received chunks; a server
             that stalls longer raises ``SlowRetrievalError``.
-        chunk_size: Bytes read per chunk.
+        chunk_size: Bytes read per chunk at most.
         user_agent: User-Agent header; defaults to ``tufpip/<version> ...``.
+        min_speed: Bytes per second a download must average once it has run
+            for ``read_timeout`` seconds; a slower one raises
+            ``SlowRetrievalError``.
     """
 
     def __init__(
@@ -141,14 +151,16 @@ class RequestsFetcher(FetcherInterface):
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         user_agent: str | None = None,
+        min_speed: float = DEFAULT_MIN_SPEED,
     ) -> None:
-        if connect_timeout <= 0 or read_timeout <= 0:
-            raise ValueError("timeouts must be positive")
+        if connect_timeout <= 0 or read_timeout <= 0 or min_speed < 0:
+            raise ValueError("timeouts must be positive, min_speed not negative")
         if chunk_size <= 0:
             raise ValueError("chunk_size must be positive")
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.chunk_size = chunk_size
+        self.min_speed = min_speed
         self.user_agent = user_agent or default_user_agent()
 
         self._session = requests.Session()
@@ -227,10 +239,21 @@ class RequestsFetcher(FetcherInterface):
 
         The raw stream is used so that a server that labels a ``.tar.gz`` with
         ``Content-Encoding: gzip`` cannot make the bytes differ from the file
-        the metadata describes.
+        the metadata describes. Each read returns what has arrived (``read1``),
+        so the average speed is checked as bytes come in, however slowly.
         """
+        start = time.monotonic()
+        received = 0
         try:
-            yield from response.raw.stream(self.chunk_size, decode_content=False)
+            while chunk := response.raw.read1(self.chunk_size, decode_content=False):
+                received += len(chunk)
+                elapsed = time.monotonic() - start
+                if elapsed > self.read_timeout and received < self.min_speed * elapsed:
+                    raise exceptions.SlowRetrievalError(
+                        f"download of {url} too slow: {received} bytes in {elapsed:.1f} s "
+                        f"(at least {self.min_speed:g} bytes/s needed)"
+                    )
+                yield chunk
         except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as e:
             raise exceptions.SlowRetrievalError(
                 f"download of {url} stalled: no data for {self.read_timeout:g} s"

@@ -51,21 +51,21 @@ METHOD = """## How each target is measured
 
 DESIGN = """## Installer caches: a stable index URL
 
-pip and uv key their caches by URL. Every recorded repository now has a
-fixed loopback port for tufpip's verifying index (derived from its name and
-URL in 61000-65535 and stored in `repositories.json`; if another program
-holds it, a free port is used and recorded for the next runs). Project pages
-and the project list are `Cache-Control: no-store` (fetched and verified in
-every run); distribution and `.metadata` files are `max-age=31536000,
-immutable`, since their names never change content and the fresh, verified
-page pins their sha256. pip caches plain-HTTP responses only from trusted
-hosts, so tufpip passes its own index as `--trusted-host 127.0.0.1:PORT`.
-pip checks cached files against the page's hashes like downloaded ones: a
-cache entry altered on disk (wheel or `.metadata`) fails the install with
-pip's hash-mismatch error (tests/client/test_caches.py). uv does not: it
-reuses the wheel it unpacked into its cache without checking it (same test
-file), so tufpip keeps uv's cache off. pip's cache is on by default;
-`--no-cache-dir` is passed through.
+pip and uv key their caches by URL. Every recorded repository has a fixed
+loopback port for tufpip's verifying index (derived from its name and URL in
+61000-65535 and stored in `repositories.json`; if another program holds it, a
+free port is used and recorded for the next runs), so the URL of a
+distribution is the same on every run. Every response of the index is
+`Cache-Control: no-store`: pages must be fetched and verified in every run,
+and for files pip's HTTP cache saves nothing measurable on loopback (the
+"cache on / off" rows) while a cached copy that went stale (a file removed and
+re-added with other content) or was altered would fail pip's hash check in
+every later run with nothing to evict it. What pays is pip's cache of wheels
+built from sdists, keyed by the sdist's (stable) URL and sha256: an sdist with
+a build backend installed in 935 ms the first time and 532 ms from that cache
+(tests/client/test_caches.py shows the reuse). uv's cache stays off
+(`--no-cache`): uv reuses a wheel it unpacked without checking it against the
+index's hash. pip's cache is on by default; `--no-cache-dir` is passed through.
 """
 
 GAPS = """## Gaps and what limits them

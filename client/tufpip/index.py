@@ -19,12 +19,12 @@ Rules:
   started) answers every request 403 with that error, so the installer gives
   up at once, having received nothing.
 - Connections the installer resets are not errors worth a traceback.
-- Caching: distribution and ``.metadata`` files are sent with a year-long
-  ``immutable`` lifetime, so pip's HTTP cache can reuse them: their URL names
-  a file whose content the project page pins by sha256, and pip checks that
-  hash on a cached file as on a downloaded one (tests/client/test_caches.py).
-  Everything else, the project pages and the project list above all, is
-  ``no-store``: fetched, and verified in this run, every time.
+- Caching: every response is ``no-store``. Pages must be fetched and
+  verified in every run; files gain nothing measurable from pip's HTTP cache
+  on loopback, and a cached file that went stale or was altered would fail
+  pip's hash check in every later run, with nothing to evict it. pip's cache
+  of wheels built from sdists still works: it is keyed by the sdist's URL and
+  sha256, and the URL is stable per repository.
 """
 
 from __future__ import annotations
@@ -58,7 +58,6 @@ _MEDIA_TYPES: dict[str, tuple[targetpaths.PageFormat, str]] = {
     "*/*": ("html", "text/html"),
 }
 SHUTDOWN_POLL_SECONDS = 0.01
-IMMUTABLE = "max-age=31536000, immutable"
 NO_STORE = "no-store"
 _PROJECT = re.compile(r"/simple/([^/]+)/?")
 
@@ -199,9 +198,8 @@ class _Handler(BaseHTTPRequestHandler):
             index.failures.append(exc)
             self._reply(403, str(exc).encode())
             return
-        cache = IMMUTABLE if where.startswith("packages/") else NO_STORE
         with open(local, "rb") as body:
-            headers = {"Content-Type": content_type, "Cache-Control": cache}
+            headers = {"Content-Type": content_type}
             self._start(200, local.stat().st_size, headers)
             shutil.copyfileobj(body, self.wfile)
 

@@ -95,3 +95,22 @@ def test_eight_concurrent_installs(trusting: Tufpip, tmp_path: Path) -> None:
         results = list(pool.map(install, pythons))
     assert [r.returncode for r in results] == [0] * 8, [r.stderr for r in results]
     assert all(installed(python) == {"alpha", "beta", "zeta"} for python in pythons)
+
+
+def test_several_repositories_first_is_default(
+    tufpip: Tufpip, repository: Served, tmp_path: Path
+) -> None:
+    """Two recorded repositories: the first answers by default, --repository picks."""
+    from tests.support.distributions import make_wheel
+    from tests.support.repositories import build_repository, served
+
+    other = build_repository(tmp_path / "other", [make_wheel(tmp_path / "d", "omega", "1.0")])
+    with served(other) as url:
+        assert tufpip("init", repository.url, "--root", repository.root).returncode == 0
+        root = other.metadata / "1.root.json"
+        assert tufpip("init", url, "--root", root, "--name", "second").returncode == 0
+        assert "omega" not in tufpip("list").stdout.split()
+        assert tufpip("--repository", "second", "list").stdout.split() == ["omega"]
+        unknown = tufpip("--repository", "third", "list")
+        assert unknown.returncode == 7
+        assert "third" in last_line(unknown)

@@ -20,7 +20,6 @@ import datetime
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from securesystemslib.signer import CryptoSigner, Signer
 from tuf.api.metadata import (
     Metadata,
@@ -32,26 +31,11 @@ from tuf.api.metadata import (
     Timestamp,
 )
 
-from repo_sign.keys import read_public_key
-from tests.support.repositories import PASSPHRASE
+from tests.support.repositories import role_signers
 
 Edit = Callable[[Metadata], None]
 STOLEN = "stolen"  # sign with the repository's real key for the role
 NOBODY: list[Signer] = []  # no signature at all
-
-
-def role_signers(workspace: Path, role: str) -> list[Signer]:
-    """The repository's signers for ``role`` (``bins`` for every hash bin)."""
-    keyrole = "bins" if role.startswith("bins-") else role
-    signers: list[Signer] = []
-    for private in sorted((workspace / "keys").glob(f"{keyrole}-*")):
-        if private.suffix == ".pub":
-            continue
-        public = read_public_key(private.with_name(private.name + ".pub"))
-        key = load_pem_private_key(private.read_bytes(), PASSPHRASE.encode())
-        signers.append(CryptoSigner(key, public))  # type: ignore[arg-type]
-    assert signers, f"no key for {role} in {workspace}/keys"
-    return signers
 
 
 def fresh_signer() -> CryptoSigner:

@@ -11,14 +11,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Metadata, Timestamp
 
-from repo_sign.keys import read_public_key
 from repo_sign.workspace import Workspace
 from tests.support.distributions import make_backend_wheel, make_sdist, make_wheel
-from tests.support.repositories import PASSPHRASE
+from tests.support.repositories import role_signers
 
 
 @dataclass
@@ -83,15 +80,12 @@ def last_line(result: subprocess.CompletedProcess[str]) -> str:
 
 def publish_expired_timestamp(workspace: Workspace) -> datetime.datetime:
     """Sign and publish a newer timestamp that expired an hour ago; return its expiry."""
-    keys = workspace.root / "keys"
-    private_file = next(p for p in keys.glob("timestamp-*") if p.suffix != ".pub")
-    public = read_public_key(private_file.with_name(private_file.name + ".pub"))
-    private = load_pem_private_key(private_file.read_bytes(), PASSPHRASE.encode())
+    [signer] = role_signers(workspace.root, "timestamp")
     path = workspace.root / "metadata" / "timestamp.json"
     timestamp = Metadata[Timestamp].from_file(str(path))
     now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     timestamp.signed.version += 1
     timestamp.signed.expires = now - datetime.timedelta(hours=1)
-    timestamp.sign(CryptoSigner(private, public))  # type: ignore[arg-type]
+    timestamp.sign(signer)
     path.write_bytes(timestamp.to_bytes())
     return timestamp.signed.expires

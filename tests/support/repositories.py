@@ -9,6 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from securesystemslib.signer import Signer
+
+from repo_sign.keys import load_signer, read_public_key
 from repo_sign.serve import RepositoryServer
 from repo_sign.workspace import Workspace
 
@@ -49,6 +52,24 @@ def served(workspace: Workspace) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def role_signers(root: Path, role: str) -> list[Signer]:
+    """A workspace's own signers for ``role`` (``bins`` for every hash bin),
+    unlocked as repo-sign unlocks them, for tests that forge metadata."""
+    keyrole = "bins" if role.startswith("bins-") else role
+    signers = [
+        load_signer(
+            private.name,
+            read_public_key(private.with_name(private.name + ".pub")),
+            root / "keys",
+            lambda _name, _new: PASSPHRASE.encode(),
+        )
+        for private in sorted((root / "keys").glob(f"{keyrole}-*"))
+        if private.suffix != ".pub"
+    ]
+    assert signers, f"no key for {role} in {root}/keys"
+    return signers
 
 
 def snapshot_tree(root: Path) -> dict[str, bytes]:

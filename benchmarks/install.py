@@ -229,6 +229,10 @@ def measure(bench: Bench, runs: int) -> dict[str, float]:
             shutil.copytree(template, cold_home)
 
         pip = [sys.executable, "-m", "pip", "--isolated", "--disable-pip-version-check", "--quiet"]
+
+        def uv_tufpip(py: str) -> list[str]:
+            return ["tufpip", "install", "--installer", "uv", "--python", py, "--quiet", req]
+
         configs: dict[str, tuple[Callable[[str], list[str]], dict | None, Callable | None]] = {
             "pip plain": (
                 lambda py: [
@@ -272,30 +276,12 @@ def measure(bench: Bench, runs: int) -> dict[str, float]:
                 None,
             ),
             "uv tufpip warm": (
-                lambda py: [
-                    "tufpip",
-                    "install",
-                    "--installer",
-                    "uv",
-                    "--python",
-                    py,
-                    "--quiet",
-                    req,
-                ],
+                uv_tufpip,
                 bench_env(TUFPIP_HOME=str(warm_home)),
                 None,
             ),
             "uv tufpip cold": (
-                lambda py: [
-                    "tufpip",
-                    "install",
-                    "--installer",
-                    "uv",
-                    "--python",
-                    py,
-                    "--quiet",
-                    req,
-                ],
+                uv_tufpip,
                 bench_env(TUFPIP_HOME=str(cold_home)),
                 reset_cold,
             ),

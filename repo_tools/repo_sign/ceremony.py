@@ -184,18 +184,18 @@ def apply_change(signed: Signed, change: KeyChange) -> None:
     for keyid in change.remove:
         if keyid not in trust.keyids:
             raise PolicyError(f"key {short(keyid)} is not a {change.role} key")
-    for keyid in change.remove:
-        if isinstance(signed, Root):
+    if isinstance(signed, Root):
+        for keyid in change.remove:
             signed.revoke_key(keyid, change.role)
-        else:
-            assert isinstance(signed, Targets)
-            signed.revoke_key(keyid, None if change.role == BINS_PREFIX else change.role)
-    for key in change.add:
-        if isinstance(signed, Root):
+        for key in change.add:
             signed.add_key(key, change.role)
-        else:
-            assert isinstance(signed, Targets)
-            signed.add_key(key, None if change.role == BINS_PREFIX else change.role)
+    else:
+        assert isinstance(signed, Targets)
+        role = None if change.role == BINS_PREFIX else change.role  # bins: one shared key set
+        for keyid in change.remove:
+            signed.revoke_key(keyid, role)
+        for key in change.add:
+            signed.add_key(key, role)
     if change.threshold is not None:
         _set_threshold(signed, change.role, change.threshold)
 

@@ -3,8 +3,11 @@
 Rules:
 - Methods raise ``TufpipError`` subclasses and never print; ``cli`` decides
   what the user sees.
-- Installer arguments are checked for other sources (``sources``) before
-  anything runs: before metadata is refreshed and before the index starts.
+- The installer is given only what tufpip built from the user's arguments
+  (``arguments``, ``requirements``): canonical options, named requirements
+  and canonical copies of requirements files, in a private temporary folder.
+  They are built before anything runs: before metadata is refreshed and
+  before the index starts.
 - An install or download uses one ``Session`` (one refresh, the state lock
   held throughout) and one ``VerifyingIndex`` for the installer's whole run.
 - When the installer fails, the reason reported is tufpip's when it has one:
@@ -28,6 +31,7 @@ import logging
 import shutil
 import socket
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +41,7 @@ from tuf.api import exceptions as tuf_exc
 
 from repo_sign import targetpaths
 from tufpip import loopback
+from tufpip.arguments import canonical_arguments
 from tufpip.errors import (
     InstallerFailed,
     NotFound,
@@ -47,8 +52,8 @@ from tufpip.errors import (
     translate,
 )
 from tufpip.installer import Action, Installer
+from tufpip.requirements import RequirementFiles
 from tufpip.session import ProgressFactory, Session
-from tufpip.sources import SourceChecker
 from tufpip.state import DEFAULT_NAME, Home, Repository
 
 if TYPE_CHECKING:
@@ -191,9 +196,15 @@ class Client:
         }
 
     def _run(self, installer: Installer, action: Action, args: Sequence[str]) -> None:
-        SourceChecker(installer.options, installer.environment).check_arguments(args)
-        repository = self.repository
         with contextlib.ExitStack() as stack:
+            private = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tufpip-")))
+            folders = private / "requirements", private / "cwd"
+            for folder in folders:
+                folder.mkdir()
+            files = RequirementFiles(folders[0], installer.environ)
+            canonical = canonical_arguments(args, installer.options, files)
+            repository = self.repository
+            cache = self.home.installer_cache()
             started: list[tuple[socket.socket, subprocess.Popen[bytes]]] = []
 
             def start_installer() -> None:
@@ -201,7 +212,8 @@ class Client:
                 if (port := loopback.port_of(listener)) != repository.port:
                     self._record_port(repository, port)
                 url = loopback.index_url(listener)
-                started.append((listener, stack.enter_context(installer.start(action, url, args))))
+                process = installer.start(action, url, canonical, cwd=folders[1], cache=cache)
+                started.append((listener, stack.enter_context(process)))
 
             try:
                 session = stack.enter_context(

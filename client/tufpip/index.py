@@ -18,6 +18,10 @@ Rules:
 - An index without a session (the refresh failed after the installer had
   started) answers every request 403 with that error, so the installer gives
   up at once, having received nothing.
+- The index is also the installer's only proxy (``installer``): a request
+  in absolute form for its own origin is served like any other; one for
+  any other origin, and every ``CONNECT`` tunnel, answers 403 and is kept
+  in ``failures`` as a refused source.
 - Connections the installer resets are not errors worth a traceback.
 - Caching: every response is ``no-store``. Pages must be fetched and
   verified in every run; files gain nothing measurable from pip's HTTP cache
@@ -39,7 +43,7 @@ from urllib.parse import unquote, urlsplit
 
 from repo_sign import targetpaths
 from tufpip import loopback
-from tufpip.errors import NotFound, TufpipError
+from tufpip.errors import NotFound, RefusedSource, TufpipError
 from tufpip.session import Session
 
 logger = logging.getLogger(__name__)
@@ -106,6 +110,7 @@ class VerifyingIndex:
         self.failures: list[TufpipError] = []
         self.missing: list[str] = []
         self._server = _Server(self, listener)
+        self.origin = urlsplit(self.url).netloc
         # shutdown() waits for serve_forever to poll: the default 0.5 s interval
         # added about 0.25-0.5 s to every install.
         self._thread = threading.Thread(
@@ -174,8 +179,19 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _Server
 
-    def do_GET(self) -> None:
+    def do_CONNECT(self) -> None:
+        """An HTTPS tunnel: the installer tried to leave the index (it is its proxy)."""
+        self._refuse_elsewhere(f"https://{self.path}")
+
+    def do_HEAD(self) -> None:
+        self.do_GET(body=False)
+
+    def do_GET(self, body: bool = True) -> None:
         index = self.server.index
+        requested = urlsplit(self.path)
+        if requested.netloc and (requested.scheme, requested.netloc) != ("http", index.origin):
+            self._refuse_elsewhere(f"{requested.scheme}://{requested.netloc}{requested.path}")
+            return
         status, where, content_type = index.route(self.path, self.headers.get("Accept"))
         if status == 301:
             self._reply(301, b"", {"Location": where})
@@ -198,14 +214,26 @@ class _Handler(BaseHTTPRequestHandler):
             index.failures.append(exc)
             self._reply(403, str(exc).encode())
             return
-        with open(local, "rb") as body:
+        with open(local, "rb") as data:
             headers = {"Content-Type": content_type}
             self._start(200, local.stat().st_size, headers)
-            shutil.copyfileobj(body, self.wfile)
+            if body:
+                shutil.copyfileobj(data, self.wfile)
+
+    def _refuse_elsewhere(self, url: str) -> None:
+        """403 for a request to anywhere but the index, recorded as tufpip's reason."""
+        error = RefusedSource(
+            f"the installer tried to reach {url}, outside the verified index: refused"
+        )
+        logger.info("refused %s", url)
+        self.server.index.failures.append(error)
+        self.close_connection = True
+        self._reply(403, str(error).encode())
 
     def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         self._start(status, len(body), headers)
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def _start(self, status: int, length: int, headers: dict[str, str] | None = None) -> None:
         """Send the status line and headers of a ``length``-byte response."""

@@ -1,23 +1,33 @@
 """Running pip or uv as a subprocess against the verifying index, and nothing else.
 
 Rules:
-- The installer's environment is the caller's minus every ``PIP_*`` and
-  ``UV_*`` variable and every proxy variable, with ``PIP_CONFIG_FILE`` set to
-  the null device: no configuration file, variable or proxy can add a source
-  or stand between the installer and the loopback index. sdist builds inherit
-  this environment, so build dependencies come from the index as well.
-- pip runs as ``python -m pip --isolated`` from tufpip's own environment, and
-  reaches another environment with pip's ``--python``; uv runs as
-  ``uv pip install --no-config --index-strategy first-index --python PY``.
-- pip's cache is on: the index's URL is stable per repository (its recorded
-  port), so cached files hit across runs, and pip checks the sha256 of the
-  verified page against cached files as against downloaded ones. pip caches
-  plain-HTTP responses only from trusted hosts, so the index's own
-  ``HOST:PORT`` is passed as ``--trusted-host`` (that also turns off TLS
-  checks, which a loopback HTTP index has none of). The user's
-  ``--no-cache-dir`` is passed through. uv's cache stays off (``--no-cache``):
-  uv reuses a cached wheel without checking it against the index's hash
-  (tests/client/test_caches.py).
+- The installer is given only arguments tufpip built (``arguments``) and
+  runs in a private empty folder, so nothing in the user's current folder
+  (a ``pip.py``, a requirements file, a wheel) can be imported or read.
+- pip runs as ``python -I -m pip --isolated`` from tufpip's own environment
+  (``-I``: no current folder on the import path, no ``PYTHON*`` variables,
+  no user site) and reaches another environment with pip's ``--python``;
+  uv runs as ``uv pip install --no-config --index-strategy first-index
+  --python PY``.
+- The installer's environment is the caller's minus every ``PIP_*``,
+  ``UV_*``, proxy and ``PYTHON*`` variable (``PYTHONUSERBASE``, where
+  ``--user`` installs, is kept), with ``PIP_CONFIG_FILE`` set to the null
+  device: no configuration file or variable can add a source. sdist builds
+  and pip's re-run under ``--python`` inherit this environment.
+- Network jail: every proxy variable names the verifying index itself, and
+  no host is exempt (``NO_PROXY`` is removed). pip and uv then send every
+  HTTP request, and every HTTPS tunnel, to the index, which serves its own
+  URLs and refuses all others (``index``): a way around the argument checks
+  that nobody has found yet still cannot fetch from anywhere else.
+- pip's cache is tufpip's own (``HOME/cache/pip``, mode 0700), never the
+  user's: a wheel planted in the user's pip cache under a signed sdist's
+  cache key cannot reach an install. The index's URL is stable per
+  repository, so pip reuses the wheels it built from sdists (keyed by the
+  sdist's URL and sha256); its HTTP cache keeps nothing (every response is
+  ``no-store``). pip caches plain-HTTP responses only from trusted hosts, so
+  the index's ``HOST:PORT`` is passed as ``--trusted-host``. uv's cache stays
+  off (``--no-cache``): uv reuses a cached wheel without checking it against
+  the index's hash (tests/client/test_caches.py).
 """
 
 from __future__ import annotations
@@ -28,25 +38,34 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from tufpip.arguments import PIP, UV, Option
 from tufpip.errors import UsageError
-from tufpip.sources import PIP_OPTIONS, UV_OPTIONS, Kind
 
 InstallerName = Literal["pip", "uv"]
 Action = Literal["install", "download"]
 
-_PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy"}
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
+_DROPPED_PROXY_VARIABLES = {*_PROXY_VARIABLES, "no_proxy", "ftp_proxy"}
+_KEPT_PYTHON_VARIABLES = {"PYTHONUSERBASE"}
 
 
-def clean_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """``environ`` without installer configuration or proxies, with pip's config files off."""
+def jailed_environment(environ: Mapping[str, str], index_url: str) -> dict[str, str]:
+    """``environ`` without installer configuration, with every request sent to the index."""
     env = {
         key: value
         for key, value in environ.items()
-        if not key.upper().startswith(("PIP_", "UV_")) and key.lower() not in _PROXY_VARIABLES
+        if not key.upper().startswith(("PIP_", "UV_"))
+        and key.lower() not in _DROPPED_PROXY_VARIABLES
+        and (not key.startswith("PYTHON") or key in _KEPT_PYTHON_VARIABLES)
     }
+    parts = urlsplit(index_url)
+    proxy = f"{parts.scheme}://{parts.netloc}"
+    for variable in _PROXY_VARIABLES:
+        env[variable] = env[variable.upper()] = proxy
     env["PIP_CONFIG_FILE"] = os.devnull
     return env
 
@@ -66,15 +85,21 @@ class Installer:
     ) -> None:
         self.name = name
         self.python = python
-        self.environment = clean_environment(os.environ if environ is None else environ)
+        self.environ = dict(os.environ if environ is None else environ)
 
     @property
-    def options(self) -> Mapping[str, Kind]:
-        """The installer's option table, for ``sources.SourceChecker``."""
-        return PIP_OPTIONS if self.name == "pip" else UV_OPTIONS
+    def options(self) -> Mapping[str, Option]:
+        """The installer's allow-list of options, for ``arguments.canonical_arguments``."""
+        return PIP if self.name == "pip" else UV
 
-    def command(self, action: Action, index_url: str, args: Sequence[str]) -> list[str]:
-        """The command line that runs ``action`` with ``args`` against ``index_url`` only."""
+    def command(
+        self, action: Action, index_url: str, args: Sequence[str], cache: Path | None = None
+    ) -> list[str]:
+        """The command line that runs ``action`` with ``args`` against ``index_url`` only.
+
+        ``args`` must come from ``arguments.canonical_arguments``; ``cache`` is
+        pip's cache folder (None: pip's cache off).
+        """
         if self.name == "uv":
             if action != "install":
                 raise UsageError(f"uv cannot {action}: use --installer pip")
@@ -96,21 +121,37 @@ class Installer:
         if importlib.util.find_spec("pip") is None:
             raise UsageError(f"pip is not installed for {sys.executable}")
         general = ["--isolated", "--disable-pip-version-check", "--no-input"]
+        if cache is None or "--no-cache-dir" in args:
+            general.append("--no-cache-dir")
+        else:
+            general.append(f"--cache-dir={cache}")
         if self.python:
             general += ["--python", self.python]
         index = ["--index-url", index_url, "--trusted-host", urlsplit(index_url).netloc]
-        return [sys.executable, "-m", "pip", *general, action, *index, *args]
+        return [sys.executable, "-I", "-m", "pip", *general, action, *index, *args]
+
+    def environment(self, index_url: str) -> dict[str, str]:
+        """The environment the installer runs with (``jailed_environment``)."""
+        return jailed_environment(self.environ, index_url)
 
     @contextlib.contextmanager
     def start(
-        self, action: Action, index_url: str, args: Sequence[str]
+        self,
+        action: Action,
+        index_url: str,
+        args: Sequence[str],
+        cwd: Path,
+        cache: Path | None = None,
     ) -> Iterator[subprocess.Popen[bytes]]:
-        """The running installer; its output goes to tufpip's own streams.
+        """The running installer, in folder ``cwd``; its output goes to tufpip's own streams.
 
         Leaving the context waits for it; an exception (Ctrl-C) kills it first.
         """
-        command = self.command(action, index_url, args)
-        with subprocess.Popen(command, env=self.environment) as process:
+        command = self.command(action, index_url, args, cache)
+        environment = self.environment(index_url)
+        with subprocess.Popen(
+            command, env=environment, cwd=cwd, stdin=subprocess.DEVNULL
+        ) as process:
             try:
                 yield process
             except BaseException:

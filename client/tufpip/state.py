@@ -9,6 +9,7 @@ Layout of the home folder (``TUFPIP_HOME``, else the user's data directory):
 - ``repositories/NAME/metadata/``: ngclient's trusted metadata, persisted so
   that rollback protection survives across runs.
 - ``repositories/NAME/targets/``: verified targets, by target path.
+- ``cache/pip/``: pip's cache for tufpip's runs (wheels built from sdists).
 - ``repositories/NAME/lock``: held (``flock``) for the length of every run
   that uses that repository, so concurrent runs on one state are serialized.
 
@@ -162,6 +163,13 @@ class Home:
         with tempfile.NamedTemporaryFile(dir=self.path, delete=False) as tmp:
             tmp.write(data)
         os.replace(tmp.name, self._index)
+
+    def installer_cache(self) -> Path:
+        """pip's cache folder for tufpip's runs (``cache/pip``), private to the user."""
+        cache = self.path / "cache" / "pip"
+        cache.mkdir(mode=0o700, parents=True, exist_ok=True)
+        cache.chmod(0o700)
+        return cache
 
     def locked(self) -> contextlib.AbstractContextManager[None]:
         """Hold the lock that serializes changes to ``repositories.json``."""

@@ -77,8 +77,9 @@ def test_nothing_served_may_be_stored(repository: Served, tmp_path: Path) -> Non
 
 
 def test_built_sdist_is_reused_and_no_download_is_cached(trusting: Tufpip, tmp_path: Path) -> None:
-    """The second install of an sdist takes the wheel pip built the first time;
-    pip's HTTP cache holds no page or file of the index."""
+    """The second install of an sdist takes the wheel pip built the first time,
+    from tufpip's own pip cache; pip's HTTP cache holds no page or file of the
+    index, and the user's pip cache is not used at all."""
     xdg = tmp_path / "xdg"
 
     def install() -> subprocess.CompletedProcess[str]:
@@ -93,8 +94,11 @@ def test_built_sdist_is_reused_and_no_download_is_cached(trusting: Tufpip, tmp_p
 
     assert "Building wheel for lambda-pkg" in install().stdout
     assert "Using cached lambda_pkg-1.0-py3-none-any.whl" in install().stdout
-    assert list((xdg / "pip" / "wheels").rglob("lambda_pkg-1.0-py3-none-any.whl"))
-    assert not list((xdg / "pip" / "http-v2").rglob("*.body"))
+    private = trusting.home / "cache" / "pip"
+    assert list((private / "wheels").rglob("lambda_pkg-1.0-py3-none-any.whl"))
+    assert not list((private / "http-v2").rglob("*.body"))
+    assert private.stat().st_mode & 0o777 == 0o700
+    assert not xdg.exists()
 
 
 def test_no_cache_dir_is_passed_through(trusting: Tufpip, venv: Path, tmp_path: Path) -> None:
@@ -104,7 +108,8 @@ def test_no_cache_dir_is_passed_through(trusting: Tufpip, venv: Path, tmp_path: 
     )
     assert result.returncode == 0, result.stderr
     assert installed(venv) == {"beta"}
-    assert not (xdg / "pip" / "http-v2").exists()
+    assert not (trusting.home / "cache" / "pip" / "http-v2").exists()
+    assert not xdg.exists()
 
 
 def test_uv_cache_stays_off_and_would_not_keep_served_files(
@@ -130,7 +135,8 @@ def test_uv_cache_stays_off_and_would_not_keep_served_files(
         ):
             command = uv.command("install", index.url, ["beta"])
             command[command.index("--no-cache")] = f"--cache-dir={cache}"
-            result = subprocess.run(command, capture_output=True, text=True, env=uv.environment)
+            environment = uv.environment(index.url)
+            result = subprocess.run(command, capture_output=True, text=True, env=environment)
             assert result.returncode == 0, result.stderr
         return target / "bin" / "python"
 

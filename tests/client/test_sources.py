@@ -1,15 +1,28 @@
-"""Every other package source is refused before anything runs."""
+"""Every other package source is refused before anything runs; what passes is
+rebuilt by tufpip (canonical options, requirements and file copies)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from tufpip.arguments import PIP, UV, Option, canonical_arguments
 from tufpip.cli import cli
-from tufpip.errors import RefusedSource
-from tufpip.sources import PIP_OPTIONS, UV_OPTIONS, SourceChecker
+from tufpip.errors import RefusedSource, UsageError
+from tufpip.requirements import RequirementFiles
+
+
+def check(
+    args: list[str], table: Mapping[str, Option], tmp_path: Path, env: dict[str, str] | None = None
+) -> list[str]:
+    """The installer arguments tufpip builds, copies written under ``tmp_path/copies``."""
+    copies = tmp_path / "copies"
+    copies.mkdir(exist_ok=True)
+    return canonical_arguments(args, table, RequirementFiles(copies, env or {}), cwd=tmp_path)
+
 
 REFUSED_EVERYWHERE = [
     ["-i", "http://127.0.0.1:9/simple/", "beta"],
@@ -38,23 +51,41 @@ REFUSED_EVERYWHERE = [
 ]
 
 
-@pytest.mark.parametrize("options", [PIP_OPTIONS, UV_OPTIONS], ids=["pip", "uv"])
+@pytest.mark.parametrize("table", [PIP, UV], ids=["pip", "uv"])
 @pytest.mark.parametrize("args", REFUSED_EVERYWHERE, ids=" ".join)
-def test_command_line_refused(options: dict, args: list[str]) -> None:
+def test_command_line_refused(table: Mapping[str, Option], args: list[str], tmp_path: Path) -> None:
     with pytest.raises(RefusedSource):
-        SourceChecker(options, {}).check_arguments(args)
+        check(args, table, tmp_path)
 
 
-@pytest.mark.parametrize("options", [PIP_OPTIONS, UV_OPTIONS], ids=["pip", "uv"])
-def test_named_requirements_and_harmless_options_pass(options: dict, tmp_path: Path) -> None:
+@pytest.mark.parametrize("table", [PIP, UV], ids=["pip", "uv"])
+def test_named_requirements_and_harmless_options_pass(
+    table: Mapping[str, Option], tmp_path: Path
+) -> None:
     reqs = tmp_path / "reqs.txt"
     reqs.write_text(
         "# pinned\nbeta==1.0 --hash=sha256:" + "0" * 64 + "\nepsilon[fast] ; python_version > '3'\n"
         "-c constraints.txt\n--only-binary :all:\n"
     )
     (tmp_path / "constraints.txt").write_text("zeta<2\n")
-    args = ["-U", "--target", "./dir", "--prefix=./p", "-r", str(reqs), "alpha>=1", "-q"]
-    SourceChecker(options, {}).check_arguments(args)
+    args = ["-U", "--target", "./dir", "--prefix=./p", "-r", str(reqs), "Alpha>=1", "-q"]
+    built = check(args, table, tmp_path)
+    requirements = "--requirement=" if table is PIP else "--requirements="
+    assert built == [
+        "--upgrade",
+        f"--target={tmp_path / 'dir'}",
+        f"--prefix={tmp_path / 'p'}",
+        f"{requirements}{tmp_path / 'copies' / 'requirements-2.txt'}",
+        "--quiet",
+        "alpha>=1",
+    ]
+    assert (tmp_path / "copies" / "requirements-2.txt").read_text() == (
+        f"beta==1.0 --hash=sha256:{'0' * 64}\n"
+        'epsilon[fast] ; python_version > "3"\n'
+        "-c requirements-1.txt\n"
+        "--only-binary=:all:\n"
+    )
+    assert (tmp_path / "copies" / "requirements-1.txt").read_text() == "zeta<2\n"
 
 
 LINES_REFUSED = [
@@ -84,13 +115,15 @@ def test_refused_inside_nested_files(line: str, tmp_path: Path) -> None:
     (tmp_path / "top.txt").write_text("alpha\n-c ${CONSTRAINTS}\n")
     env = {"OPTION": "--extra-index-url", "CONSTRAINTS": str(tmp_path / "constraints.txt")}
     with pytest.raises(RefusedSource, match=r"inner\.txt, line 2"):
-        SourceChecker(PIP_OPTIONS, env).check_arguments(["-r", str(tmp_path / "top.txt")])
+        check(["-r", str(tmp_path / "top.txt")], PIP, tmp_path, env)
 
 
 def test_cycles_in_requirements_files_terminate(tmp_path: Path) -> None:
+    """A file that includes itself is refused: the installer would recurse forever."""
     (tmp_path / "a.txt").write_text("-r b.txt\nalpha\n")
     (tmp_path / "b.txt").write_text("-r a.txt\nbeta\n")
-    SourceChecker(PIP_OPTIONS, {}).check_arguments(["-r", str(tmp_path / "a.txt")])
+    with pytest.raises(UsageError, match="includes itself"):
+        check(["-r", str(tmp_path / "a.txt")], PIP, tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable
@@ -46,7 +47,7 @@ from tuf.api import exceptions as tuf_exc
 
 from repo_sign import targetpaths
 from tufpip.errors import NotFound, translate
-from tufpip.state import Repository
+from tufpip.state import PRIVATE_FILE, Repository, make_private_folder
 
 if TYPE_CHECKING:
     from tuf.api.metadata import TargetFile
@@ -205,16 +206,19 @@ class Session:
         return self._pages[name]
 
     def _download(self, path: str, info: TargetFile, local: Path) -> None:
+        """Download and verify into ``local``: a private file (0600) in private folders."""
+        make_private_folder(local.parent)
         if self._progress is None:
             self._active_updater().download_target(info, str(local))
-            return
-        assert self._recorder is not None
-        with self._progress(path, info.length) as advance:
-            self._recorder.progress = advance
-            try:
-                self._active_updater().download_target(info, str(local))
-            finally:
-                self._recorder.progress = None
+        else:
+            assert self._recorder is not None
+            with self._progress(path, info.length) as advance:
+                self._recorder.progress = advance
+                try:
+                    self._active_updater().download_target(info, str(local))
+                finally:
+                    self._recorder.progress = None
+        os.chmod(local, PRIVATE_FILE)  # ngclient creates it as the umask allows
 
     def _targetinfo(self, path: str) -> TargetFile:
         if not targetpaths.is_target_path(path):

@@ -13,7 +13,13 @@ Layout of the home folder (``TUFPIP_HOME``, else the user's data directory):
 - ``repositories/NAME/lock``: held (``flock``) for the length of every run
   that uses that repository, so concurrent runs on one state are serialized.
 
-Rules: files are replaced atomically; nothing here talks to the network.
+Rules:
+- Files are replaced atomically; nothing here talks to the network.
+- Another local user must not be able to change what tufpip trusts: every
+  folder tufpip makes here is 0700 and every file 0600, set explicitly so no
+  umask widens them; a home or repository folder that is writable by group or
+  others, or not owned by the user, is refused (``StateError``) before
+  anything in it is read or written. That check is one ``stat`` per folder.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -63,13 +70,54 @@ def default_home() -> Path:
     return Path(data) / "tufpip"
 
 
+PRIVATE_FOLDER = 0o700
+PRIVATE_FILE = 0o600
+
+
+def make_private_folder(directory: Path) -> None:
+    """Create ``directory`` and its missing parents with mode 0700, whatever the umask."""
+    if directory.is_dir():  # one stat in the common case, not a failing mkdir
+        return
+    make_private_folder(directory.parent)
+    try:
+        directory.mkdir(mode=PRIVATE_FOLDER)  # the umask can only narrow this...
+    except FileExistsError:  # made meanwhile by a concurrent run
+        return
+    os.chmod(directory, PRIVATE_FOLDER)  # ...and this sets exactly 0700
+
+
+def refuse_unsafe(directory: Path) -> None:
+    """Refuse ``directory`` if another local user could change it; a missing one is fine."""
+    if not hasattr(os, "geteuid"):  # Windows: access is governed by ACLs, not modes
+        return
+    try:
+        info = directory.stat()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StateError(f"cannot use tufpip's state folder {directory}: {exc.strerror}") from exc
+    if info.st_uid != os.geteuid():
+        raise StateError(
+            f"{directory} is owned by uid {info.st_uid}, not by you (uid {os.geteuid()}): "
+            f"set {HOME_VARIABLE} to a folder of your own"
+        )
+    if info.st_mode & 0o022:
+        raise StateError(
+            f"{directory} is writable by group or others, who could change what tufpip "
+            f"trusts: run 'chmod -R go-w {shlex.quote(str(directory))}'"
+        )
+
+
 @contextlib.contextmanager
 def _exclusive(lock_file: Path) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``lock_file``; closing the file releases it."""
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_file, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    make_private_folder(lock_file.parent)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)  # the umask only narrows
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -111,6 +159,7 @@ class Home:
 
     def repositories(self) -> list[Repository]:
         """Every recorded repository, the default first."""
+        refuse_unsafe(self.path)
         try:
             records = json.loads(self._index.read_text())["repositories"]
         except FileNotFoundError:
@@ -128,10 +177,9 @@ class Home:
         repositories = self.repositories()
         if not repositories:
             raise StateError("no repository recorded: run 'tufpip init URL --root ROOT_JSON'")
-        if name is None:
-            return repositories[0]
         for repository in repositories:
-            if repository.name == name:
+            if name is None or repository.name == name:
+                self._refuse_unsafe(repository)
                 return repository
         known = ", ".join(r.name for r in repositories)
         raise StateError(f"no repository named {name!r} (recorded: {known})")
@@ -147,6 +195,7 @@ class Home:
             raise StateError(f"a repository named {name!r} is already recorded")
         url = url.rstrip("/")
         repository = self._repository(name, url, stable_port(name, url, {r.port for r in recorded}))
+        self._refuse_unsafe(repository)
         if repository.path.exists():
             raise StateError(f"{repository.path} exists but is not recorded: remove it first")
         return repository
@@ -159,8 +208,8 @@ class Home:
             records.append(repository)
         entries = [{"name": r.name, "url": r.url, "port": r.port} for r in records]
         data = json.dumps({"repositories": entries}, indent=2).encode() + b"\n"
-        self.path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=self.path, delete=False) as tmp:
+        make_private_folder(self.path)
+        with tempfile.NamedTemporaryFile(dir=self.path, delete=False) as tmp:  # mode 0600
             tmp.write(data)
         os.replace(tmp.name, self._index)
 
@@ -173,7 +222,18 @@ class Home:
 
     def locked(self) -> contextlib.AbstractContextManager[None]:
         """Hold the lock that serializes changes to ``repositories.json``."""
+        refuse_unsafe(self.path)
         return _exclusive(self.path / "lock")
+
+    def _refuse_unsafe(self, repository: Repository) -> None:
+        """Refuse a repository whose trusted metadata or cache others could change."""
+        for directory in (
+            repository.path.parent,
+            repository.path,
+            repository.metadata_dir,
+            repository.target_dir,
+        ):
+            refuse_unsafe(directory)
 
     def _repository(self, name: str, url: str, port: int) -> Repository:
         return Repository(name, url, self.path / "repositories" / name, port)

@@ -12,6 +12,7 @@ from pathlib import Path
 from tuf.ngclient import FetcherInterface, Updater, UpdaterConfig
 
 from tufpip.fetcher import RequestsFetcher
+from tufpip.state import make_private_folder
 
 
 def default_config() -> UpdaterConfig:
@@ -47,7 +48,7 @@ def build_updater(
     """Create an ngclient Updater with tufpip's fetcher and limits.
 
     Args:
-        metadata_dir: Folder of trusted metadata; created if missing. Only one
+        metadata_dir: Folder of trusted metadata; created (0700) if missing. Only one
             Updater may use it at a time: callers lock it.
         metadata_url: Base URL of the repository's metadata (http, https or
             file).
@@ -65,7 +66,8 @@ def build_updater(
         OSError: ``bootstrap`` is None and the cached root.json cannot be read.
         tuf.api.exceptions.RepositoryError: The root to start from is invalid.
     """
-    metadata_dir.mkdir(parents=True, exist_ok=True)
+    # ngclient keeps every root it accepts in root_history/: made private here.
+    make_private_folder(metadata_dir / "root_history")
     return Updater(
         str(metadata_dir),
         metadata_url,

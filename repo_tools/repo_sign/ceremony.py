@@ -48,7 +48,7 @@ from tuf.api.serialization import DeserializationError
 
 from . import keys
 from .errors import ConflictingFile, KeyUnavailable, PolicyError, ThresholdNotMet
-from .fsutil import write_atomic
+from .fsutil import PRIVATE_FOLDER, make_folder, write_atomic
 from .policy import BINS_PREFIX, Policy
 from .repository import SignedRepository, expiry, now
 from .workspace import Workspace
@@ -716,7 +716,7 @@ class Ceremony:
         for keyid in sorted(keyids):
             for private in sorted(self.workspace.keys.glob(f"*-{short(keyid)}")):
                 target = self.workspace.keys / "retired" / private.name
-                target.parent.mkdir(mode=0o700, exist_ok=True)
+                make_folder(target.parent, PRIVATE_FOLDER)
                 private.rename(target)
                 public = private.with_name(f"{private.name}.pub")
                 if public.exists():

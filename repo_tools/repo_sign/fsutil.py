@@ -3,6 +3,13 @@
 Every file repo-sign publishes is written to a temporary name in its final
 folder, flushed to disk, then renamed over the destination: a reader (a web
 server, a client) sees the old file or the new one, never a partial one.
+
+Rules:
+- Modes are set explicitly (``fchmod``, ``chmod`` after ``mkdir``), so no
+  umask can widen them: published files are 0644, private keys 0600.
+- A folder made for a file is as open as that file, with search where read
+  is allowed (0755 for 0644 files, 0700 for 0600 ones); missing parents above
+  it are made 0755. Nothing repo-sign makes is writable by group or others.
 """
 
 from __future__ import annotations
@@ -28,16 +35,33 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _ensure_dir(directory: Path) -> None:
-    if not directory.is_dir():  # one stat in the common case, not a failing mkdir
-        directory.mkdir(parents=True, exist_ok=True)
+PUBLIC_FOLDER = 0o755
+PRIVATE_FOLDER = 0o700
+
+
+def make_folder(directory: Path, mode: int = PUBLIC_FOLDER) -> None:
+    """Create ``directory`` with ``mode`` (missing parents 0755); leave an existing one be."""
+    if directory.is_dir():  # one stat in the common case, not a failing mkdir
+        return
+    make_folder(directory.parent)
+    try:
+        directory.mkdir(mode=mode)  # the umask can only narrow this...
+    except FileExistsError:  # made meanwhile by another writer
+        return
+    os.chmod(directory, mode)  # ...and this sets exactly ``mode``
+
+
+def folder_mode(file_mode: int) -> int:
+    """The mode of a folder made for files of ``file_mode``: search where read is allowed."""
+    return file_mode | (file_mode & 0o444) >> 2
 
 
 class _Incoming:
     """A temporary file beside its destination, renamed into place on commit."""
 
     def __init__(self, directory: Path, mode: int) -> None:
-        _ensure_dir(directory)
+        self.folder_mode = folder_mode(mode)
+        make_folder(directory, self.folder_mode)
         self.fd, self.tmp = tempfile.mkstemp(dir=directory, prefix=".incoming.", suffix=".tmp")
         os.fchmod(self.fd, mode)
 
@@ -56,7 +80,7 @@ class _Incoming:
             os.fsync(self.fd)
         os.close(self.fd)
         self.fd = -1
-        _ensure_dir(path.parent)
+        make_folder(path.parent, self.folder_mode)
         os.replace(self.tmp, path)
         if durable:
             _fsync_dir(path.parent)
@@ -154,7 +178,7 @@ class StagedFile:
 @contextlib.contextmanager
 def locked(lock_file: Path, wait: bool = True) -> Iterator[None]:
     """Hold an exclusive advisory lock on ``lock_file`` (serializes writers)."""
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(lock_file.parent)
     fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:

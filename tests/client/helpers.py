@@ -29,9 +29,14 @@ class Tufpip:
         env.update(extra)
         return env
 
-    def __call__(self, *args: str | Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str | Path, umask: int = -1, **extra: str
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``tufpip ARGS`` (with the user's ``umask`` if it is >= 0)."""
         command = [sys.executable, "-m", "tufpip", *map(str, args)]
-        return subprocess.run(command, capture_output=True, text=True, env=self.env(**extra))
+        return subprocess.run(
+            command, capture_output=True, text=True, env=self.env(**extra), umask=umask
+        )
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,10 +26,14 @@ def command_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def repo_sign(*args: str | Path, check: bool = True, **env: str) -> subprocess.CompletedProcess:
-    """Run the ``repo-sign`` command line as a user would."""
+def repo_sign(
+    *args: str | Path, check: bool = True, umask: int = -1, **env: str
+) -> subprocess.CompletedProcess:
+    """Run the ``repo-sign`` command line as a user would (``umask``: the user's, if >= 0)."""
     command = [sys.executable, "-c", "from repo_sign.cli import main; main()", *map(str, args)]
-    result = subprocess.run(command, capture_output=True, text=True, env=command_env(**env))
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=command_env(**env), umask=umask
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"repo-sign {args} failed ({result.returncode}):\n{result.stderr}")
     return result
@@ -78,4 +83,12 @@ def snapshot_tree(root: Path) -> dict[str, bytes]:
         str(p.relative_to(root)): p.read_bytes()
         for p in sorted(root.rglob("*"))
         if p.is_file() and p.name != ".repo-sign.lock"
+    }
+
+
+def mode_tree(root: Path) -> dict[str, int]:
+    """The permission bits of ``root`` (as ".") and of everything under it (symlinks followed)."""
+    return {
+        str(p.relative_to(root)): stat.S_IMODE(p.stat().st_mode)
+        for p in [root, *sorted(root.rglob("*"))]
     }

@@ -216,8 +216,9 @@ class Home:
     def installer_cache(self) -> Path:
         """pip's cache folder for tufpip's runs (``cache/pip``), private to the user."""
         cache = self.path / "cache" / "pip"
-        cache.mkdir(mode=0o700, parents=True, exist_ok=True)
-        cache.chmod(0o700)
+        for directory in (cache.parent, cache):
+            refuse_unsafe(directory)
+        make_private_folder(cache)
         return cache
 
     def locked(self) -> contextlib.AbstractContextManager[None]:

@@ -26,7 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tufpip.errors import RefusedSource, UsageError
-from tufpip.requirements import RequirementFiles, canonical_requirement, refused_source
+from tufpip.requirements import (
+    SOURCE_REFUSAL,
+    RequirementFiles,
+    canonical_requirement,
+    refused_source,
+)
 
 
 class Kind(enum.Enum):
@@ -232,10 +237,7 @@ def _parse(
 
 def _lookup(spelling: str, table: Mapping[str, Option]) -> Option:
     if refused_source(spelling):
-        raise RefusedSource(
-            f"{spelling} adds or changes a package source: tufpip installs only from the"
-            " verified index"
-        )
+        raise RefusedSource(f"{spelling} {SOURCE_REFUSAL}")
     if (option := table.get(spelling)) is not None:
         return option
     if spelling.startswith("--") and any(known.startswith(spelling) for known in table):

@@ -204,7 +204,8 @@ class RequirementFiles:
 def _read(path: Path, via: str) -> tuple[str, tuple[int, int]]:
     """The text of a regular file, decoded strictly, and its (device, inode)."""
     try:
-        with open(path, "rb") as file:
+        # Non-blocking: opening a FIFO must not wait for a writer.
+        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as file:
             info = os.fstat(file.fileno())
             if not stat.S_ISREG(info.st_mode):
                 raise UsageError(f"{via}: {path} is not a regular file")
@@ -273,9 +274,7 @@ def _file_options(tokens: list[str], where: str) -> Iterator[tuple[str, str, str
         if not name.startswith("--") and len(name) > 2 and name.startswith("-"):
             name, has_value, value = name[:2], "=", name[2:]
         if refused_source(name):
-            raise RefusedSource(
-                f"{name}{where} adds a package source: tufpip installs only from the verified index"
-            )
+            raise RefusedSource(f"{name}{where} {SOURCE_REFUSAL}")
         if name not in _FILE_OPTIONS:
             raise UsageError(f"{name}{where} is not an option tufpip accepts in requirements files")
         kind, canonical = _FILE_OPTIONS[name]
@@ -293,6 +292,12 @@ def _file_options(tokens: list[str], where: str) -> Iterator[tuple[str, str, str
         if kind == "value" and not _BINARY_FORMAT.fullmatch(value):
             raise UsageError(f"{name}={value}{where}: not :all:, :none: or project names")
         yield kind, canonical, value
+
+
+SOURCE_REFUSAL = (
+    "is, or abbreviates, an option that adds a package source: tufpip installs only"
+    " from the verified index"
+)
 
 
 def refused_source(name: str) -> bool:

@@ -131,6 +131,11 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             replace(honest)(self, honest)
 
+    def do_HEAD(self) -> None:
+        """Recorded like a GET (a leak all the same), answered 405."""
+        self.server.requests.append(urlsplit(self.path).path)
+        self.headers_for(405, 0)
+
     def headers_for(self, code: int, length: int | None) -> None:
         self.send_response(code)
         self.send_header("Content-Type", "application/octet-stream")

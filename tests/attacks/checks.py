@@ -22,6 +22,7 @@ from tests.attacks.forge import Forger
 from tests.support.repositories import repo_sign
 
 ERROR_PREFIX = "tufpip: error: "
+TUFPIP_SCRIPT = Path(sys.executable).parent / "tufpip"
 
 
 def tree(directory: Path) -> dict[str, bytes]:
@@ -75,17 +76,27 @@ class Client:
         return env
 
     def __call__(
-        self, *args: str | Path, timeout: float = 120, env: dict[str, str] | None = None
+        self,
+        *args: str | Path,
+        timeout: float = 120,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> Run:
-        """Run tufpip to completion; measure its time and peak memory (``wait4``)."""
+        """Run tufpip to completion; measure its time and peak memory (``wait4``).
+
+        With ``cwd``, tufpip runs there as users start it, by its console
+        script (``python -m`` would put that folder on tufpip's own path).
+        """
         argv = tuple(map(str, args))
+        command = [sys.executable, "-m", "tufpip"] if cwd is None else [str(TUFPIP_SCRIPT)]
         start = time.monotonic()
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             process = subprocess.Popen(
-                [sys.executable, "-m", "tufpip", *argv],
+                [*command, *argv],
                 stdout=out,
                 stderr=err,
                 env=self.environment(env),
+                cwd=cwd,
             )
             timer = threading.Timer(timeout, process.kill)
             timer.start()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.attacks.attacker import AttackerServer
+from tests.attacks.attacker import AttackerServer, replace
 from tests.attacks.checks import Client, Mirror
 from tests.support.distributions import make_backend_wheel, make_sdist, make_wheel
 from tests.support.repositories import build_repository
@@ -82,3 +82,20 @@ def venv(tmp_path: Path) -> Path:
 def venv2(tmp_path: Path) -> Path:
     """A second one, for the honest run after an attack."""
     return new_venv(tmp_path / "venv2")
+
+
+EVIL_FILE = "beta-9.9-py3-none-any.whl"
+
+
+@pytest.fixture
+def evil(tmp_path: Path) -> Iterator[AttackerServer]:
+    """The attacker's index, find-links page and file server (a leak detector)."""
+    wheel = make_wheel(tmp_path / "evil-dists", "beta", "9.9", body="OWNED = True\n")
+    server = AttackerServer(tmp_path / "evil-root")
+    link = f'<a href="/evil/{EVIL_FILE}">{EVIL_FILE}</a>'
+    page = f"<!DOCTYPE html><html><body>{link}</body></html>".encode()
+    server.attack("/simple/*", replace(page))
+    server.attack("/links*", replace(page))
+    server.attack("/evil/*", replace(wheel.read_bytes()))
+    with server.running():
+        yield server

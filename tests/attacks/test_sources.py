@@ -12,30 +12,14 @@ runs inherit it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.attacks.attacker import AttackerServer, replace
+from tests.attacks.attacker import AttackerServer
 from tests.attacks.checks import Client, assert_refused, tree
+from tests.attacks.conftest import EVIL_FILE
 from tests.support.distributions import make_wheel
-
-EVIL_FILE = "beta-9.9-py3-none-any.whl"
-
-
-@pytest.fixture
-def evil(tmp_path: Path) -> Iterator[AttackerServer]:
-    """The attacker's index, find-links page and file server (a leak detector)."""
-    wheel = make_wheel(tmp_path / "evil-dists", "beta", "9.9", body="OWNED = True\n")
-    server = AttackerServer(tmp_path / "evil-root")
-    link = f'<a href="/evil/{EVIL_FILE}">{EVIL_FILE}</a>'
-    page = f"<!DOCTYPE html><html><body>{link}</body></html>".encode()
-    server.attack("/simple/*", replace(page))
-    server.attack("/links*", replace(page))
-    server.attack("/evil/*", replace(wheel.read_bytes()))
-    with server.running():
-        yield server
 
 
 def _version(venv: Path, project: str) -> str:

@@ -687,6 +687,11 @@ class Ceremony:
             path = self.staged_path(role)
             if not path.exists():
                 raise PolicyError(f"no {role} proposal is staged")
+            if self.workspace.awaits_first_root():
+                raise PolicyError(
+                    f"{role} version 1 is this repository's first version: to start over, "
+                    "delete the workspace and run 'repo-sign init' again"
+                )
             path.unlink()
             return path
 

@@ -34,6 +34,7 @@ def test_holders_sign_root_v1_and_clients_install_from_it(
     assert not list(ws.metadata.glob("*.json"))  # nothing is published yet
     assert refused("--repo", ws.root, "add", wheels[0]) == AWAITS
     assert refused("--repo", ws.root, "refresh") == AWAITS
+    assert "first version" in refused("--repo", ws.root, "ceremony", "discard", "root")
     assert refused("--repo", ws.root, "ceremony", "publish").startswith(
         "repo-sign: error: root version 1 is not signed by a threshold"
     )

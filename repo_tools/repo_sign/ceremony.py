@@ -50,7 +50,7 @@ from . import keys
 from .errors import ConflictingFile, KeyUnavailable, PolicyError, ThresholdNotMet
 from .fsutil import PRIVATE_FOLDER, make_folder, write_atomic
 from .policy import BINS_PREFIX, Policy
-from .repository import SignedRepository, expiry, now
+from .repository import SignedRepository, expiry, initial_metadata, now
 from .workspace import Workspace
 
 PROPOSAL_ROLES = (Root.type, Targets.type)
@@ -314,13 +314,19 @@ class Review:
     digest: str
     roles: list[RoleDiff]
     notes: list[str] = field(default_factory=list)
+    base_expires: str | None = None
 
     def lines(self) -> list[str]:
-        if self.base_version is None:
+        if self.version == 1:
+            head = f"{self.role} version 1 (the first version)"
+        elif self.base_version is None:
             head = f"{self.role} version {self.version} (the trusted version is not available here)"
         else:
             head = f"{self.role} version {self.base_version} -> {self.version}"
-        out = [f"{head}, expires {self.expires}"]
+        expires = self.expires
+        if self.base_expires is not None and self.base_expires != self.expires:
+            expires = f"{self.base_expires} -> {self.expires}"
+        out = [f"{head}, expires {expires}"]
         for d in self.roles:
             total = len(d.added) + len(d.kept)
             if self.base_version is not None and not d.changed:
@@ -379,6 +385,7 @@ def review(proposal: Metadata, base: Metadata | None) -> Review:
         digest=digest(proposal),
         roles=diffs,
         notes=notes,
+        base_expires=old.expires.strftime(TIME_FORMAT) if old is not None else None,
     )
 
 
@@ -403,8 +410,18 @@ class ThresholdCount:
     def met(self) -> bool:
         return len(self.signed) >= self.threshold
 
+    @property
+    def needed(self) -> int:
+        return max(0, self.threshold - len(self.signed))
+
+    def missing(self, label: bool = True) -> str:
+        """How many more signatures are needed, and from which keys."""
+        unsigned = ", ".join(short(k) for k in self.keyids if k not in self.signed)
+        source = f" from {self.label}" if label else ""
+        return f"{self.needed} more needed{source} (any of: {unsigned})"
+
     def line(self) -> str:
-        state = "met" if self.met else f"{self.threshold - len(self.signed)} more needed"
+        state = "met" if self.met else self.missing(label=False)
         return (
             f"{self.label}: {len(self.signed)} of {self.threshold} required "
             f"(of {len(self.keyids)} keys): {state}"
@@ -434,12 +451,34 @@ class SignatureStatus:
                 out.append(f"  signed by ({c.label}): {', '.join(short(k) for k in c.signed)}")
         if self.other_signatures:
             others = ", ".join(short(k) for k in self.other_signatures)
-            out.append(f"  signatures that count for nothing here: {others}")
-        if not self.complete:
-            out.append("  the trusted version is not available here: run with --repo to check all")
-        verdict = "ready to publish" if self.ready else "NOT ready to publish"
-        out.append(f"  {verdict}")
+            if self.complete:
+                out.append(f"  signatures that count for no threshold: {others}")
+            else:
+                out.append(f"  signatures not counted here: {others}")
+        out.append(f"  {self.verdict()}")
         return out
+
+    def verdict(self) -> str:
+        """'ready to publish' only when every threshold a client checks is met."""
+        if self.ready:
+            return "ready to publish"
+        missing = [c.missing() for c in self.counts if not c.met]
+        if missing:
+            return f"NOT ready to publish: {'; '.join(missing)}"
+        what = "the current root" if self.role == Root.type else "root"
+        return (
+            f"not known here whether this is ready to publish: {what} is not available here "
+            "(run 'repo-sign ceremony status' with the workspace, or pass --trusted)"
+        )
+
+    def gained(self, before: SignatureStatus, keyid: str) -> list[str]:
+        """What the signature by ``keyid`` added to ``before``: thresholds it counts for."""
+        out = []
+        for old, new in zip(before.counts, self.counts, strict=True):
+            if keyid in new.signed and keyid not in old.signed:
+                now_met = " (now met)" if new.met and not old.met else ""
+                out.append(f"counts for {new.label}: {len(new.signed)} of {new.threshold}{now_met}")
+        return out or [f"key {short(keyid)} counts for no threshold known here"]
 
     def relevant_keyids(self) -> set[str]:
         return {k for c in self.counts for k in c.keyids}
@@ -485,9 +524,36 @@ def signature_status(proposal: Metadata, delegator: Root | None) -> SignatureSta
         version=new.version,
         digest=digest(proposal),
         counts=counts,
-        complete=delegator is not None,
+        complete=delegator is not None or (isinstance(new, Root) and new.version == 1),
         other_signatures=sorted(k for k in sigs if k not in counted),
     )
+
+
+def check_follows(proposal: Metadata, current: Metadata | None) -> None:
+    """Refuse a proposal that is not the next version of ``current`` (None: none yet)."""
+    version = current.signed.version if current is not None else 0
+    if proposal.signed.version != version + 1:
+        raise ConflictingFile(_stale(proposal.signed.type, proposal.signed.version, version))
+
+
+def _require_ready(proposal: Proposal, delegator: Root | None) -> None:
+    status = signature_status(proposal.metadata, delegator)
+    if not status.ready:
+        counts = "; ".join(c.line() for c in status.counts)
+        raise ThresholdNotMet(
+            f"{proposal.role} version {proposal.version} is not signed by a threshold: "
+            f"{counts}: collect signatures with 'repo-sign ceremony sign'"
+        )
+
+
+def _role_keys(root: Metadata, targets: Metadata) -> dict[str, list[Key]]:
+    """The public keys of every role, as ``initial_metadata`` takes them."""
+    result = {}
+    for signed in (root.signed, targets.signed):
+        store = key_store(signed)
+        for role, trust in delegations_of(signed).items():
+            result[role] = [store[k] for k in trust.keyids]
+    return result
 
 
 def _stale(role: str, version: int, current: int) -> str:
@@ -536,34 +602,35 @@ class Ceremony:
             if self.staged_path(role).exists()
         ]
 
-    def delegator(self, repo: SignedRepository, proposal: Proposal) -> Root:
+    def current(self, role: str) -> Metadata | None:
+        """The published version of ``role``; None while root v1 awaits its key holders."""
+        if self.workspace.awaits_first_root():
+            return None
+        return self.repository().open(role)
+
+    def delegator(self, proposal: Proposal) -> Root | None:
         """The root a proposal is checked against (see ``signature_status``).
 
         For targets: a staged root proposal for the next root version if there
-        is one (both are published together), else the current root.
+        is one (both are published together), else the current root. None for
+        root version 1, which only its own keys sign.
         """
-        current = repo.root()
+        current = self.current(Root.type)
+        root = current.signed if current is not None else None
+        assert root is None or isinstance(root, Root)
         if proposal.role == Targets.type and self.staged_path(Root.type).exists():
             staged_root = Proposal.read(self.staged_path(Root.type)).metadata.signed
             assert isinstance(staged_root, Root)
-            if staged_root.version == current.version + 1:
+            if staged_root.version == (root.version if root is not None else 0) + 1:
                 return staged_root
-        return current
+        return root
 
     def review(self, proposal: Proposal) -> Review:
-        repo = self.repository()
-        return review(proposal.metadata, repo.open(proposal.role))
+        return review(proposal.metadata, self.current(proposal.role))
 
     def status(self, proposal: Proposal) -> SignatureStatus:
-        repo = self.repository()
-        self.check_follows(repo, proposal)
-        return signature_status(proposal.metadata, self.delegator(repo, proposal))
-
-    @staticmethod
-    def check_follows(repo: SignedRepository, proposal: Proposal) -> None:
-        current = repo.open(proposal.role).signed.version
-        if proposal.version != current + 1:
-            raise ConflictingFile(_stale(proposal.role, proposal.version, current))
+        check_follows(proposal.metadata, self.current(proposal.role))
+        return signature_status(proposal.metadata, self.delegator(proposal))
 
     # -- proposing
     def propose(
@@ -620,6 +687,11 @@ class Ceremony:
             path = self.staged_path(role)
             if not path.exists():
                 raise PolicyError(f"no {role} proposal is staged")
+            if self.workspace.awaits_first_root():
+                raise PolicyError(
+                    f"{role} version 1 is this repository's first version: to start over, "
+                    "delete the workspace and run 'repo-sign init' again"
+                )
             path.unlink()
             return path
 
@@ -631,6 +703,8 @@ class Ceremony:
         Nothing is written unless everything verifies.
         """
         with self.workspace.lock():
+            if self.workspace.awaits_first_root():
+                return self._publish_first(proposals)
             repo = self.repository()
             proposals = proposals if proposals is not None else self.staged()
             if not proposals:
@@ -643,14 +717,8 @@ class Ceremony:
             signers_before = {name: dict(r.signers) for name, r in repo.policy.roles.items()}
             for p in proposals:
                 lint(p.metadata)
-                self.check_follows(repo, p)
-                status = signature_status(p.metadata, repo.root())
-                if not status.ready:
-                    counts = "; ".join(c.line() for c in status.counts)
-                    raise ThresholdNotMet(
-                        f"{p.role} version {p.version} is not signed by a threshold: {counts}: "
-                        "collect signatures with 'repo-sign ceremony sign'"
-                    )
+                check_follows(p.metadata, repo.open(p.role))
+                _require_ready(p, repo.root())
                 repo.stage(p.role, p.metadata)
             sync_policy(repo.policy, repo, self.workspace)
             resigned = self._resign_unverifiable(repo)
@@ -676,6 +744,39 @@ class Ceremony:
             proposals=[f"{p.role} version {p.version}" for p in proposals],
             resigned=resigned,
             retired_keys=retired,
+        )
+
+    def _publish_first(self, proposals: list[Proposal] | None) -> Published:
+        """Publish root and targets version 1, signed by their holders, and the online roles.
+
+        Caller holds the lock. Both proposals ``init`` staged go out together
+        (given ones replace the staged copies); the online roles are made and
+        signed now, with the keys ``init`` made.
+        """
+        staged = {p.role: p for p in self.staged()}
+        staged.update({p.role: p for p in proposals or []})
+        missing = [role for role in PROPOSAL_ROLES if role not in staged]
+        if missing:
+            raise PolicyError(
+                f"{' and '.join(missing)} version 1 is not staged: root and targets "
+                "version 1 are published together"
+            )
+        root, targets = staged[Root.type], staged[Targets.type]
+        for p in (root, targets):
+            lint(p.metadata)
+            check_follows(p.metadata, None)
+            _require_ready(p, None if p is root else root.metadata.signed)
+        policy = Policy.load(self.workspace.policy_file)
+        metadata = initial_metadata(policy, _role_keys(root.metadata, targets.metadata))
+        metadata.update({Root.type: root.metadata, Targets.type: targets.metadata})
+        files = SignedRepository.create(self.workspace, policy, metadata, {}, self.passphrases)
+        for p in (targets, root):  # root last: its staged copy marks an unpublished init
+            self._unstage(p)
+        return Published(
+            files=files,
+            proposals=[f"{p.role} version 1" for p in (root, targets)],
+            resigned=[],
+            retired_keys=[],
         )
 
     @staticmethod

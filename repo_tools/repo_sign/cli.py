@@ -17,6 +17,7 @@ import click
 
 from . import __version__, keys
 from .bins import rebin as rebin_repository
+from .ceremony import Proposal, review
 from .distributions import inspect
 from .errors import PassphraseRequired, RepoSignError
 from .expiry import refresh, status
@@ -78,8 +79,16 @@ def cli(ctx: click.Context, repo: Path | None, debug: bool) -> None:
 
 @cli.command()
 @repo_option
-@click.option("--root-keys", default=1, show_default=True, help="Number of root keys.")
+@click.option("--root-key", "root_holders", multiple=True, metavar="PUBKEY_FILE",
+              help="A root key holder's public key (repo-sign key new); repeatable.")  # fmt: skip
 @click.option("--root-threshold", default=1, show_default=True, help="Root signature threshold.")
+@click.option("--targets-key", "targets_holders", multiple=True, metavar="PUBKEY_FILE",
+              help="A targets key holder's public key; repeatable (default: a key made "
+                   "here).")  # fmt: skip
+@click.option("--targets-threshold", default=1, show_default=True,
+              help="Targets signature threshold.")  # fmt: skip
+@click.option("--root-keys", default=None, type=int,
+              help="Make this many root keys here instead (demos only).")  # fmt: skip
 @click.option("--key-type", type=click.Choice(keys.KEY_TYPES), default="ed25519",
               show_default=True)  # fmt: skip
 @click.option("--bins", default=16, show_default=True,
@@ -90,14 +99,28 @@ def cli(ctx: click.Context, repo: Path | None, debug: bool) -> None:
 def init(
     ctx: click.Context,
     repo: Path | None,
-    root_keys: int,
+    root_holders: tuple[str, ...],
     root_threshold: int,
+    targets_holders: tuple[str, ...],
+    targets_threshold: int,
+    root_keys: int | None,
     key_type: str,
     bins: int,
     expires: tuple[str, ...],
 ) -> None:
-    """Create keys and version 1 of every role in a new workspace."""
+    """Create a workspace: online keys, policy, and version 1 of every role.
+
+    With --root-key (and --targets-key), version 1 of root (and targets) is
+    staged for its key holders to sign with 'repo-sign ceremony sign'; nothing
+    is published until 'repo-sign ceremony publish'.
+    """
     ws = workspace_of(ctx, repo)
+    if root_holders and root_keys is not None:
+        raise click.UsageError("give either --root-key (key holders) or --root-keys (demos)")
+    holders = {
+        "root": [keys.read_public_key(Path(p)) for p in root_holders],
+        "targets": [keys.read_public_key(Path(p)) for p in targets_holders],
+    }
     periods = {}
     for item in expires:
         role, _, days = item.partition("=")
@@ -110,12 +133,27 @@ def init(
         written = init_repository(
             ws,
             passphrase_provider,
-            root_keys=root_keys,
-            root_threshold=root_threshold,
+            root_keys=root_keys or 1,
+            thresholds={"root": root_threshold, "targets": targets_threshold},
+            holders=holders,
             key_type=key_type,
             bins=bins,
             expires=periods,
         )
+    if not root_holders:
+        click.echo("repo-sign: note: the root keys were made here, in keys/: for demos only "
+                   "(key holders: repo-sign init --root-key HOLDER.pub, see docs/ceremony.md)",
+                   err=True)  # fmt: skip
+    if ws.awaits_first_root():
+        click.echo(f"Initialized {ws.root}: version 1 awaits its key holders' signatures.")
+        for path in written:
+            for line in review(Proposal.read(Path(path)).metadata, None).lines():
+                click.echo(line)
+            click.echo(f"proposal: {path}")
+        click.echo("next: each key holder runs 'repo-sign ceremony sign PROPOSAL_FILE --key KEY' "
+                   "and compares the digest ('repo-sign ceremony status'), then "
+                   "'repo-sign ceremony publish'")  # fmt: skip
+        return
     click.echo(f"Initialized repository in {ws.root} ({len(written)} metadata files).")
     click.echo(f"Clients bootstrap from {ws.metadata / 'root.json'}.")
 

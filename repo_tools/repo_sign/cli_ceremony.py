@@ -7,11 +7,12 @@ printed as one line by ``cli.main``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 from securesystemslib.signer import Key
-from tuf.api.metadata import Root
+from tuf.api.metadata import Metadata, Root
 
 from . import keys
 from .ceremony import (
@@ -20,6 +21,7 @@ from .ceremony import (
     KeyChange,
     Proposal,
     candidate_keys,
+    check_follows,
     delegations_of,
     holder_signer,
     lint,
@@ -30,25 +32,70 @@ from .ceremony import (
 )
 from .cli import passphrase_provider, repo_option, workspace_of
 from .errors import KeyUnavailable, PolicyError
-from .policy import BINS_PREFIX
+from .policy import BINS_PREFIX, ONLINE_ROLES
 from .rotation import KeyProposals, KeyRotation
 from .workspace import Workspace
 
 
 def _ceremony(ctx: click.Context, repo: Path | None) -> Ceremony:
     ws = workspace_of(ctx, repo)
-    ws.require_initialized()
+    if not ws.awaits_first_root():
+        ws.require_initialized()
     return Ceremony(ws, passphrase_provider)
 
 
 def _optional_workspace(ctx: click.Context, repo: Path | None) -> Workspace | None:
     """The workspace when one is here (or given), for comparing with the trusted version."""
     ws = workspace_of(ctx, repo)
-    if ws.is_initialized():
+    if ws.is_initialized() or ws.awaits_first_root():
         return ws
     if repo is not None or ctx.obj["repo"] is not None:
         ws.require_initialized()
     return None
+
+
+@dataclass
+class Context:
+    """What a proposal is compared with: the trusted version it follows, and its root."""
+
+    current: Metadata | None
+    delegator: Root | None
+    known: bool  # False: neither a workspace nor --trusted files to compare with
+
+
+def _context(
+    ctx: click.Context, repo: Path | None, proposal: Proposal, trusted: tuple[Path, ...]
+) -> Context:
+    """Compare with the workspace when there is one, else with the --trusted files."""
+    ws = _optional_workspace(ctx, repo)
+    if ws is not None:
+        c = Ceremony(ws, passphrase_provider)
+        current = c.current(proposal.role)
+        check_follows(proposal.metadata, current)
+        return Context(current, c.delegator(proposal), True)
+    files = {md.signed.type: md for md in (Proposal.read(path).metadata for path in trusted)}
+    root = files.get(Root.type)
+    current = files.get(proposal.role)
+    if current is not None:
+        check_follows(proposal.metadata, current)
+    delegator = root.signed if root is not None else None
+    assert delegator is None or isinstance(delegator, Root)
+    return Context(current, delegator, current is not None or proposal.version == 1)
+
+
+def _review_lines(proposal: Proposal, context: Context) -> list[str]:
+    lines = review(proposal.metadata, context.current).lines()
+    if not context.known:
+        lines.insert(1, "  (every key is listed: pass --trusted ROLE.json, the current version, "
+                        "to see only what changes)")  # fmt: skip
+    return lines
+
+
+trusted_option = click.option(
+    "--trusted", "trusted", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="Without a workspace: the current version to compare with (metadata/root.json; for "
+         "a targets proposal also the root it is checked against). Repeatable.",
+)  # fmt: skip
 
 
 def _echo_lines(lines: list[str]) -> None:
@@ -121,13 +168,22 @@ def propose(
     c = _ceremony(ctx, repo)
     key_role = key_role or (Root.type if role == Root.type else BINS_PREFIX)
     changes = []
+    added = _public_keys(add_keys)
     if add_keys or remove_keys or threshold is not None:
         current = c.repository().open(role).signed
         trust = delegations_of(current).get(key_role)
         candidates = trust.keyids if trust is not None else ()
         removed = tuple(resolve_keyid(k, candidates) for k in remove_keys)
-        changes.append(KeyChange(key_role, _public_keys(add_keys), removed, threshold))
-    proposal = c.propose(role, changes, expires_days)
+        changes.append(KeyChange(key_role, added, removed, threshold))
+    # An online key made with 'repo-sign key new' has its private key beside its .pub.
+    beside = {key.keyid: Path(ref).with_suffix("") for ref, key in zip(add_keys, added, strict=True)
+              if ref.endswith(".pub") and Path(ref).with_suffix("").is_file()}  # fmt: skip
+    result = KeyRotation(c).propose(role, changes, expires_days, beside)
+    (proposal,) = result.proposals
+    for key in added:
+        if key_role in ONLINE_ROLES and key.keyid in beside:
+            click.echo(f"new {key_role} key {short(key.keyid)}: "
+                       f"keys/{keys.private_key_name(key_role, key)}")  # fmt: skip
     _echo_lines(c.review(proposal).lines())
     click.echo(f"proposal: {proposal.path}")
     click.echo(
@@ -144,6 +200,7 @@ def propose(
 @click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Public key file, for a signer URI or a .pub kept elsewhere.")  # fmt: skip
 @click.option("--yes", is_flag=True, help="Sign without asking (after comparing the digest).")
+@trusted_option
 @click.pass_context
 def sign(
     ctx: click.Context,
@@ -152,20 +209,14 @@ def sign(
     key_ref: str,
     public_key: Path | None,
     yes: bool,
+    trusted: tuple[Path, ...],
 ) -> None:
     """Review PROPOSAL_FILE and add a signature with one key. No workspace needed."""
     proposal = Proposal.read(proposal_file)
     lint(proposal.metadata)
-    ws = _optional_workspace(ctx, repo)
-    delegator = None
-    if ws is not None:
-        c = Ceremony(ws, passphrase_provider)
-        repository = c.repository()
-        c.check_follows(repository, proposal)
-        delegator = c.delegator(repository, proposal)
-        _echo_lines(review(proposal.metadata, repository.open(proposal.role)).lines())
-    else:
-        _echo_lines(review(proposal.metadata, None).lines())
+    context = _context(ctx, repo, proposal, trusted)
+    delegator = context.delegator
+    _echo_lines(_review_lines(proposal, context))
     before = signature_status(proposal.metadata, delegator)
     candidates = candidate_keys(proposal.metadata, delegator)
     signer = holder_signer(key_ref, candidates, passphrase_provider, public_key)
@@ -186,36 +237,38 @@ def sign(
             abort=True,
             err=True,
         )
-    if proposal.sign(signer):
-        proposal.write()
-        click.echo(f"signed by {short(keyid)}; {proposal.path} holds "
-                   f"{len(proposal.metadata.signatures)} signature(s)")  # fmt: skip
-    else:
+    if not proposal.sign(signer):
         click.echo(f"{short(keyid)} had already signed: nothing changed")
-    _echo_lines(signature_status(proposal.metadata, delegator).lines())
+        _echo_lines(before.lines())
+        return
+    proposal.write()
+    click.echo(f"signed by {short(keyid)}; {proposal.path} holds "
+               f"{len(proposal.metadata.signatures)} signature(s)")  # fmt: skip
+    after = signature_status(proposal.metadata, delegator)
+    _echo_lines([f"this signature {line}" for line in after.gained(before, keyid)])
+    _echo_lines(after.lines())
 
 
 @ceremony.command()
 @repo_option
 @click.argument("proposal_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@trusted_option
 @click.pass_context
-def status(ctx: click.Context, repo: Path | None, proposal_file: Path | None) -> None:
-    """Who has signed the staged proposals (or PROPOSAL_FILE) and which thresholds are met."""
+def status(
+    ctx: click.Context, repo: Path | None, proposal_file: Path | None, trusted: tuple[Path, ...]
+) -> None:
+    """What the staged proposals (or PROPOSAL_FILE) change, who signed, which thresholds are met."""
     if proposal_file is not None:
-        proposal = Proposal.read(proposal_file)
-        ws = _optional_workspace(ctx, repo)
-        if ws is None:
-            _echo_lines(signature_status(proposal.metadata, None).lines())
-            return
-        _echo_lines(Ceremony(ws, passphrase_provider).status(proposal).lines())
-        return
-    c = _ceremony(ctx, repo)
-    proposals = c.staged()
-    if not proposals:
-        click.echo("no proposal is staged")
+        proposals = [Proposal.read(proposal_file)]
+    else:
+        proposals = _ceremony(ctx, repo).staged()
+        if not proposals:
+            click.echo("no proposal is staged")
     for proposal in proposals:
+        context = _context(ctx, repo, proposal, trusted)
         click.echo(f"{proposal.path}:")
-        _echo_lines(c.status(proposal).lines())
+        _echo_lines(_review_lines(proposal, context))
+        _echo_lines(signature_status(proposal.metadata, context.delegator).lines())
 
 
 @ceremony.command()

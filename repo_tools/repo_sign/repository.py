@@ -206,18 +206,26 @@ class SignedRepository(Repository):
         cls,
         workspace: Workspace,
         policy: Policy,
-        role_keys: dict[str, list[Key]],
+        metadata: dict[str, Metadata],
         signers: dict[str, Signer],
+        passphrases: keys.PassphraseProvider = _no_passphrases,
     ) -> list[str]:
-        """Sign with the new keys' ``signers`` and publish version 1 of every role."""
-        repo = cls(workspace, policy, _no_passphrases)
+        """Publish version 1 of every role in ``metadata`` (see ``initial_metadata``).
+
+        A role that already carries signatures (its key holders signed it in a
+        ceremony) is published as it is once it meets its threshold; the others
+        are signed here with ``signers`` or the policy's key files.
+        """
+        repo = cls(workspace, policy, passphrases)
         repo._signers.update(signers)
-        metadata = initial_metadata(policy, role_keys)
         # Root first: the other roles' keys are looked up in it while signing;
         # the timestamp last, once the snapshot it describes exists.
         timestamp = metadata.pop(Timestamp.type)
         bins = [r for r in metadata if r not in TOP_LEVEL]
         for role in (Root.type, Targets.type, *bins, Snapshot.type):
+            if metadata[role].signatures:
+                repo.stage(role, metadata[role])
+                continue
             repo.sign(role, metadata[role])
             repo.set_staged(role, metadata[role].to_bytes())
         assert isinstance(timestamp.signed, Timestamp)

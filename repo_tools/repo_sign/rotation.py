@@ -15,18 +15,25 @@ Rules:
   be rotated: a client that sees the timestamp or snapshot keys change
   discards its cached copies (TUF spec 5.3.11), so a timestamp or snapshot
   with an inflated version signed by the stolen key stops blocking updates.
+- A new online key can also come from ``repo-sign key new`` through a
+  ceremony proposal (``--add-key``): its private key file, found beside its
+  ``.pub``, is copied to ``keys/ROLE-KEYID16`` when the proposal is staged,
+  as ``rotate`` stores the keys it makes, so that publishing records it in
+  ``repo-sign.toml`` (``ceremony.sync_policy``) with no hand edit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from securesystemslib.signer import Key
 from tuf.api.metadata import Root, Snapshot, Targets, Timestamp
 
 from . import keys
 from .ceremony import Ceremony, KeyChange, Proposal, delegations_of, resolve_keyid
-from .errors import PolicyError
+from .errors import KeyUnavailable, PolicyError
+from .fsutil import write_atomic
 from .policy import BINS_PREFIX, ONLINE_ROLES
 
 # online role -> the role whose metadata delegates to it
@@ -114,6 +121,45 @@ class KeyRotation:
                     "(--add-key replaces root or targets keys)"
                 )
             return self._stage(drafts, new)
+
+    def propose(
+        self,
+        role: str,
+        changes: list[KeyChange],
+        expires_days: float | None = None,
+        private_files: dict[str, Path] | None = None,
+    ) -> KeyProposals:
+        """Stage a proposal; keep the online keys it adds that ``private_files`` holds.
+
+        ``private_files`` maps key ids to private key files (``repo-sign key
+        new``); those of keys added to an online role are copied into ``keys/``.
+        """
+        private_files = private_files or {}
+        with self.ceremony.workspace.lock():
+            draft = self.ceremony.draft(self.ceremony.repository(), role, changes, expires_days)
+            adopted = [
+                (change.role, key, private_files[key.keyid])
+                for change in changes
+                if change.role in ONLINE_ROLES
+                for key in change.add
+                if key.keyid in private_files
+            ]
+            for online_role, key, source in adopted:
+                self._adopt(online_role, key, source)
+            self.ceremony.stage(draft)
+            return KeyProposals([draft], [])
+
+    def _adopt(self, role: str, key: Key, source: Path) -> None:
+        """Copy an encrypted private key file to ``keys/ROLE-KEYID16`` (0600) with its .pub."""
+        target = self.ceremony.workspace.keys / keys.private_key_name(role, key)
+        if target.exists():
+            return
+        try:
+            data = source.read_bytes()
+        except OSError as exc:
+            raise KeyUnavailable(f"cannot read private key {source}: {exc.strerror}") from exc
+        write_atomic(target, data, mode=0o600)
+        keys.write_public_key(Path(f"{target}.pub"), key)
 
     def _generate(self, role: str) -> NewKey:
         private, public = keys.generate(self.key_type)

@@ -43,7 +43,21 @@ class Workspace:
     def is_initialized(self) -> bool:
         return self.policy_file.exists() and (self.metadata / "timestamp.json").exists()
 
+    def awaits_first_root(self) -> bool:
+        """Whether ``init`` staged root version 1 for key holders and it is not published.
+
+        ``init`` writes the policy last; ``publish`` writes the timestamp last and
+        only then removes the staged root, so an interrupted publish can be rerun.
+        """
+        return (
+            self.policy_file.exists()
+            and (self.staged / "root.json").exists()
+            and not (self.metadata / "timestamp.json").exists()
+        )
+
     def require_initialized(self) -> None:
+        if self.awaits_first_root():
+            raise NotInitialized("root v1 awaits signatures: see repo-sign ceremony status")
         if not self.is_initialized():
             raise NotInitialized(
                 f"{self.root} is not a repo-sign repository: run 'repo-sign init' "

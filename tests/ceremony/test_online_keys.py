@@ -127,3 +127,41 @@ def test_routine_rotation_of_an_online_key(
         target = tmp_path / "installed"
         tufpip(home, "install", "--target", target, "ceremony-demo==2.0")
         assert "2.0" in (target / "ceremony_demo" / "__init__.py").read_text()
+
+
+def test_an_online_key_made_elsewhere_signs_once_published_with_no_hand_edit(
+    workspace: Workspace, tmp_path: Path, wheels: list[Path]
+) -> None:
+    """A timestamp key made with 'repo-sign key new' and proposed with --add-key."""
+    home = tmp_path / "client"
+    (old,) = role_keyids(workspace, "timestamp")
+    ops = tmp_path / "ops"
+    ops.mkdir()
+    repo_sign("key", "new", "--out", "timestamp-key", cwd=ops)
+    new = keys.read_public_key(ops / "timestamp-key.pub").keyid
+    policy_before = workspace.policy_file.read_text()
+    with served(workspace) as server:
+        tufpip(home, "init", server.url, "--root", workspace.metadata / "1.root.json")
+        tufpip(home, "refresh")
+        out = repo_sign("--repo", workspace.root, "ceremony", "propose", "root", "--role",
+                        "timestamp", "--add-key", ops / "timestamp-key.pub",
+                        "--remove-key", old).stdout  # fmt: skip
+        assert f"new timestamp key {new[:16]}: keys/timestamp-{new[:16]}" in out
+        assert workspace.policy_file.read_text() == policy_before  # follows what is published
+        published = sign_and_publish(workspace)
+        assert "published root version 2" in published
+        assert role_keyids(workspace, "timestamp") == [new]
+        policy = workspace.policy_file.read_text()
+        assert f'keyid = "{new}", signer = "keys/timestamp-{new[:16]}"' in policy
+        assert old not in policy
+        repo_sign("--repo", workspace.root, "refresh", "--force")
+        timestamp = Metadata.from_file(str(workspace.metadata / "timestamp.json"))
+        assert set(timestamp.signatures) == {new}
+        repo_sign("--repo", workspace.root, "add", wheels[1])
+        tufpip(home, "refresh")
+        assert trusted_version(home, "root") == 2
+        assert trusted_version(home, "timestamp") == timestamp.signed.version + 1
+        target = tmp_path / "installed"
+        tufpip(home, "install", "--target", target, "ceremony-demo==2.0")
+        assert "2.0" in (target / "ceremony_demo" / "__init__.py").read_text()
+    repo_sign("--repo", workspace.root, "verify")

@@ -42,13 +42,14 @@ def test_the_runbook_runs_as_written(tmp_path: Path) -> None:
         answers.stdout.close()
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
     ws = Workspace(tmp_path / "repo")
-    # Root: 1 (init), 2 (holders), 3 (timestamp rotated), 4 (timestamp revoked),
-    # 5 (Bob's key replaced by Dave's).
+    # Root: 1 (signed by the holders), 2 (timestamp rotated), 3 (timestamp revoked),
+    # 4 (Bob's key replaced by Dave's).
     root = Metadata.from_file(str(ws.metadata / "root.json")).signed
-    assert root.version == 5
+    assert root.version == 4
     assert root.roles["root"].threshold == 2
     holders = {keys.read_public_key(tmp_path / name / "root-key.pub").keyid
                for name in ("alice", "carol", "dave")}  # fmt: skip
     assert set(root.roles["root"].keyids) == holders
+    assert not list(ws.keys.glob("root-*"))  # no root private key was ever made here
     repo_sign("--repo", ws.root, "verify")
     assert not list(ws.staged.glob("*.json"))

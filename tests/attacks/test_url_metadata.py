@@ -8,7 +8,8 @@ signed here with repo-sign's own publishing code, skipping its validation (as
 a repository signed before the rule holds them); a second server on
 127.0.0.1 would serve ``evil``. tufpip refuses the file after verifying it,
 before serving a byte (exit 4, one line naming the requirement), the
-environment is unchanged, and the attacker sees no request.
+environment is unchanged, the attacker sees no request, and the repository's
+other projects still install.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from repo_sign.distributions import Distribution
 from repo_sign.repository import SignedRepository, add_distributions
 from repo_sign.workspace import Workspace
 from tests.attacks.attacker import AttackerServer, replace
-from tests.attacks.checks import Client, Mirror, assert_refused, tree
+from tests.attacks.checks import Client, Mirror, assert_recovers, assert_refused, tree
 from tests.support import tinybackend
 from tests.support.distributions import make_sdist, make_wheel
 from tests.support.repositories import PASSPHRASE
@@ -105,6 +106,7 @@ def test_direct_url_dependency_is_refused(
     mirror: Mirror,
     client: Client,
     venv: Path,
+    venv2: Path,
 ) -> None:
     requirement, target = PUBLISH[case](mirror.workspace, f"{evil.url}/evil-1.0-py3-none-any.whl")
     before = tree(venv)
@@ -116,3 +118,4 @@ def test_direct_url_dependency_is_refused(
         assert after.pop(".lock") == b""
     assert after == before
     assert evil.requests == []
+    assert_recovers(client, mirror, venv2)

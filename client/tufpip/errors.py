@@ -60,6 +60,10 @@ class TamperingDetected(VerificationError):
     """A target's bytes differ from its signed length and hashes."""
 
 
+class UnsignedDependency(VerificationError):
+    """A signed file whose dependencies send the installer to an unsigned source (a URL)."""
+
+
 class NotFound(TufpipError):
     """A project, file or target that the repository does not sign."""
 
@@ -83,7 +87,8 @@ EXIT_CODES: dict[int, str] = {
     1: "the installer failed for a reason of its own (its output says why)",
     2: "usage error (unknown command or bad option)",
     3: "refused: an option or requirement names another package source",
-    4: "verification failed: rollback, freeze, tampering or bad signatures",
+    4: "verification failed: rollback, freeze, tampering, bad signatures, or a signed file"
+    " whose dependencies name a URL",
     5: "not found: the repository signs no such project or file",
     6: "network: the repository could not be reached",
     7: "local state: no repository recorded, unknown repository, unreadable state",

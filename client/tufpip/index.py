@@ -13,7 +13,8 @@ Rules:
   URL is mapped to a target path and nothing else is read.
 - A URL that is no target of the repository answers 404; a project asked for
   and not found is remembered in ``missing``.
-- A target that fails verification answers 403, and the error is kept in
+- A target that fails verification, or whose dependencies name a direct URL
+  (``Session.target`` refuses it), answers 403, and the error is kept in
   ``failures``: the installer only reports the status, tufpip reports why.
 - An index without a session (the refresh failed after the installer had
   started) answers every request 403 with that error, so the installer gives

@@ -23,15 +23,21 @@ Rules:
 - Every file handed out was verified by ngclient in this run: downloaded and
   checked, or found in the target cache and re-checked by ``find_cached_target``
   against this run's metadata.
+- A distribution or ``.metadata`` file whose dependencies name a direct URL
+  (``repo_sign.dependencies``: signed before repo-sign refused such files) is
+  refused after its verification and before anything is handed out; a file
+  that passed is not checked again in this run.
 - Failures are raised as ``TufpipError`` in the user's words (``errors.translate``).
-- tuf, securesystemslib, cryptography and requests are imported on entry,
-  after ``on_locked`` ran: an install starts its installer there, so their
-  import (most of tufpip's start-up) overlaps the installer's own start-up.
+- tuf, securesystemslib, cryptography, requests and the dependency rule are
+  imported on entry, after ``on_locked`` ran: an install starts its installer
+  there, so their import (most of tufpip's start-up) overlaps the installer's
+  own start-up.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import logging
 import os
@@ -46,7 +52,7 @@ from typing import TYPE_CHECKING
 from tuf.api import exceptions as tuf_exc
 
 from repo_sign import targetpaths
-from tufpip.errors import NotFound, translate
+from tufpip.errors import NotFound, UnsignedDependency, translate
 from tufpip.state import PRIVATE_FILE, Repository, make_private_folder
 
 if TYPE_CHECKING:
@@ -96,6 +102,8 @@ class Session:
                 self._on_locked()
             from tufpip.fetcher import ObservingFetcher, RequestsFetcher
             from tufpip.updater import build_updater
+
+            importlib.import_module("repo_sign.dependencies")
 
             fetcher = RequestsFetcher()
             stack.callback(fetcher.close)
@@ -152,6 +160,8 @@ class Session:
                 self._download(path, info, local)
         except _FAILURES as exc:
             raise self._translate(exc, path) from exc
+        if path.startswith("packages/"):
+            _check_dependencies(path, local)
         logger.info("verified %s (%d bytes)", path, info.length)
         self._verified[path] = local
         return local
@@ -269,3 +279,13 @@ class Session:
         if not candidates:
             return None
         return max(candidates, key=lambda timestamp: timestamp.version).expires
+
+
+def _check_dependencies(path: str, local: Path) -> None:
+    """Refuse a verified distribution or ``.metadata`` target whose dependencies name a URL."""
+    from repo_sign import dependencies  # loaded by Session.__enter__
+
+    try:
+        dependencies.check_file(local, path)
+    except dependencies.ForbiddenDependency as exc:
+        raise UnsignedDependency(f"refused {path}: {exc}") from exc

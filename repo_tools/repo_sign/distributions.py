@@ -5,6 +5,7 @@ core metadata inside agrees with that name (project and version): a wheel
 without ``METADATA`` or with a different name or version inside is refused,
 because installers trust the file name while resolving and the metadata while
 installing. The wheel's ``METADATA`` becomes its PEP 658 ``.metadata`` target.
+A file whose dependencies name a direct URL is refused too (``dependencies``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from packaging.metadata import parse_email
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from . import targetpaths
+from . import dependencies, targetpaths
 from .errors import InvalidDistribution
 
 
@@ -44,13 +45,14 @@ def inspect(path: Path) -> Distribution:
     if not path.is_file():
         raise InvalidDistribution(f"{path} is not a file")
     try:
-        raw = _wheel_metadata(path) if is_wheel else _sdist_metadata(path)
+        raw = dependencies.wheel_metadata(path) if is_wheel else _sdist_metadata(path)
+        dependencies.check_file(path, path.name)
+    except dependencies.ForbiddenDependency as exc:
+        raise InvalidDistribution(f"{path.name}: {exc}") from exc
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
         kind = "wheel" if is_wheel else "sdist"
         raise InvalidDistribution(f"{path.name} is not a readable {kind}: {exc}") from exc
-    if raw is None:
-        if is_wheel:
-            raise InvalidDistribution(f"{path.name} has no .dist-info/METADATA")
+    if raw is None:  # an sdist without PKG-INFO: check_file refuses such a wheel
         return Distribution(path, path.name, project, version, False, None, None)
     fields, _unparsed = parse_email(raw)
     inner_name = fields.get("name", "")
@@ -74,28 +76,6 @@ def inspect(path: Path) -> Distribution:
     )
 
 
-def _wheel_metadata(path: Path) -> bytes | None:
-    with zipfile.ZipFile(path) as wheel:
-        candidates = [
-            n for n in wheel.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
-        ]
-        if len(candidates) != 1:
-            return None
-        return wheel.read(candidates[0])
-
-
 def _sdist_metadata(path: Path) -> bytes | None:
-    if path.name.endswith(".zip"):
-        with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if n.count("/") == 1 and n.endswith("/PKG-INFO")]
-            return archive.read(names[0]) if names else None
-    with tarfile.open(path, "r:gz") as archive:
-        for member in archive:
-            if (
-                member.isfile()
-                and member.name.count("/") == 1
-                and member.name.endswith("/PKG-INFO")
-            ):
-                extracted = archive.extractfile(member)
-                return extracted.read() if extracted else None
-    return None
+    found = dependencies.sdist_members(path, "PKG-INFO")
+    return found[0] if found else None

@@ -49,14 +49,16 @@ def make_sdist(
     name: str,
     version: str,
     requires: list[str] | None = None,
+    build_requires: tuple[str, ...] = ("tinybackend",),
 ) -> Path:
-    """An sdist that only builds with the ``tinybackend`` backend from the index."""
+    """An sdist that only builds with the ``tinybackend`` backend (``build_requires``)."""
     directory.mkdir(parents=True, exist_ok=True)
     base = f"{module_name(name)}-{version}"
     deps = ", ".join(f'"{r}"' for r in requires or [])
+    build = ", ".join(f'"{r}"' for r in build_requires)
     files = {
         "pyproject.toml": (
-            '[build-system]\nrequires = ["tinybackend"]\nbuild-backend = "tinybackend"\n\n'
+            f'[build-system]\nrequires = [{build}]\nbuild-backend = "tinybackend"\n\n'
             f'[project]\nname = "{name}"\nversion = "{version}"\ndependencies = [{deps}]\n'
         ),
         f"src/{module_name(name)}/__init__.py": f"VERSION = {version!r}\nFROM_SDIST = True\n",

@@ -22,8 +22,12 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Two workers (the machine's two cores); a module's tests stay on one worker,
+# so module-scoped repositories are built once.
 test: lint
-	$(BIN)/python -m pytest -q
+	@start=$$(date +%s); status=0; \
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope --durations=10 || status=$$?; \
+	echo "make test: wall time $$(( $$(date +%s) - start )) s"; exit $$status
 
 # The main job: curate real packages from the upstream index into the demo
 # repository (keys/, metadata/, targets/ here), serve a copy on loopback,

@@ -28,10 +28,11 @@ from benchmarks.common import PASSPHRASE, RUNS, Row, Section, fmt_s, med, repo_s
 
 def big_workspace(root: Path, files: int) -> tuple[int, int]:
     """A repo-sign workspace holding ``files`` synthetic distributions; (targets, bins)."""
-    from repo_sign import index, targetpaths
+    from repo_sign import index
     from repo_sign.bins import optimal_bins
     from repo_sign.repository import SignedRepository
     from repo_sign.workspace import Workspace
+    from tufindex import targetpaths
 
     entries = synthetic.entries(files)
     names = {e.path.split("/")[1] for e in entries if e.path.startswith("packages/")}

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuf.api import exceptions as tuf_exc
 
-from repo_sign import targetpaths
+from tufindex import targetpaths
 from tufpip import loopback
 from tufpip.arguments import canonical_arguments
 from tufpip.errors import (

@@ -42,7 +42,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
-from repo_sign import targetpaths
+from tufindex import targetpaths
 from tufpip import loopback
 from tufpip.errors import NotFound, RefusedSource, TufpipError
 from tufpip.session import Session

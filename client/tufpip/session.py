@@ -8,7 +8,7 @@ Rules:
 - The Updater is not thread-safe: every call into it is made under one lock.
   Targets already verified in this run are handed out without that lock, so
   an installer fetching in parallel waits only for files not yet verified.
-- Only paths of the target-path contract (``repo_sign.targetpaths``) are
+- Only paths of the target-path contract (``tufindex.targetpaths``) are
   looked up; anything else is "not found" before TUF is asked.
 - A distribution or ``.metadata`` file is verified against its project's JSON
   page, itself a target verified in this run (fetched first if needed): the
@@ -24,7 +24,7 @@ Rules:
   checked, or found in the target cache and re-checked by ``find_cached_target``
   against this run's metadata.
 - A distribution or ``.metadata`` file whose dependencies name a direct URL
-  (``repo_sign.dependencies``: signed before repo-sign refused such files) is
+  (``tufindex.dependencies``: signed before repo-sign refused such files) is
   refused after its verification and before anything is handed out; a file
   that passed is not checked again in this run.
 - Failures are raised as ``TufpipError`` in the user's words (``errors.translate``).
@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING
 
 from tuf.api import exceptions as tuf_exc
 
-from repo_sign import targetpaths
+from tufindex import targetpaths
 from tufpip.errors import NotFound, UnsignedDependency, translate
 from tufpip.state import PRIVATE_FILE, Repository, make_private_folder
 
@@ -103,7 +103,7 @@ class Session:
             from tufpip.fetcher import ObservingFetcher, RequestsFetcher
             from tufpip.updater import build_updater
 
-            importlib.import_module("repo_sign.dependencies")
+            importlib.import_module("tufindex.dependencies")
 
             fetcher = RequestsFetcher()
             stack.callback(fetcher.close)
@@ -283,7 +283,7 @@ class Session:
 
 def _check_dependencies(path: str, local: Path) -> None:
     """Refuse a verified distribution or ``.metadata`` target whose dependencies name a URL."""
-    from repo_sign import dependencies  # loaded by Session.__enter__
+    from tufindex import dependencies  # loaded by Session.__enter__
 
     try:
         dependencies.check_file(local, path)

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 
 from tuf.api.metadata import Metadata, SuccinctRoles, TargetFile, Targets
 
-from .errors import PolicyError
-from .repository import Changes, SignedRepository, bins_bit_length, expiry
+from repo_sign.errors import PolicyError
+from repo_sign.repository import Changes, SignedRepository, bins_bit_length, expiry
 
 # Bytes of one compact-JSON target entry (path, length, sha256) for a
 # typical distribution path: measured on synthetic repositories (about 169).

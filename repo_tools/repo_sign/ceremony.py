@@ -46,12 +46,12 @@ from tuf.api.exceptions import UnsignedMetadataError
 from tuf.api.metadata import Metadata, Root, Signed, Snapshot, Targets, Timestamp
 from tuf.api.serialization import DeserializationError
 
-from . import keys
-from .errors import ConflictingFile, KeyUnavailable, PolicyError, ThresholdNotMet
-from .fsutil import PRIVATE_FOLDER, make_folder, write_atomic
-from .policy import BINS_PREFIX, Policy
-from .repository import SignedRepository, expiry, initial_metadata, now
-from .workspace import Workspace
+from repo_sign import keys
+from repo_sign.errors import ConflictingFile, KeyUnavailable, PolicyError, ThresholdNotMet
+from repo_sign.fsutil import PRIVATE_FOLDER, make_folder, write_atomic
+from repo_sign.policy import BINS_PREFIX, Policy
+from repo_sign.repository import SignedRepository, expiry, initial_metadata, now
+from repo_sign.workspace import Workspace
 
 PROPOSAL_ROLES = (Root.type, Targets.type)
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"

@@ -15,18 +15,18 @@ from typing import Any
 
 import click
 
-from . import __version__, keys
-from .bins import rebin as rebin_repository
-from .ceremony import Proposal, review
-from .distributions import inspect
-from .errors import PassphraseRequired, RepoSignError
-from .expiry import refresh, status
-from .importer import DEFAULT_INDEX, download
-from .initialize import init_repository
-from .repository import SignedRepository, add_distributions, remove_distributions
-from .serve import RepositoryServer
-from .verify import verify_repository
-from .workspace import Workspace
+from repo_sign import __version__, keys
+from repo_sign.bins import rebin as rebin_repository
+from repo_sign.ceremony import Proposal, review
+from repo_sign.distributions import inspect
+from repo_sign.errors import PassphraseRequired, RepoSignError
+from repo_sign.expiry import refresh, status
+from repo_sign.importer import DEFAULT_INDEX, download
+from repo_sign.initialize import init_repository
+from repo_sign.repository import SignedRepository, add_distributions, remove_distributions
+from repo_sign.serve import RepositoryServer
+from repo_sign.verify import verify_repository
+from repo_sign.workspace import Workspace
 
 
 def passphrase_provider(name: str, new: bool) -> bytes:
@@ -326,6 +326,6 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
 
 
-from .cli_ceremony import register  # noqa: E402  (its commands import this module's helpers)
+from repo_sign.cli_ceremony import register  # noqa: E402  (its commands import this module's helpers)
 
 register(cli)

@@ -14,8 +14,8 @@ import click
 from securesystemslib.signer import Key
 from tuf.api.metadata import Metadata, Root
 
-from . import keys
-from .ceremony import (
+from repo_sign import keys
+from repo_sign.ceremony import (
     PROPOSAL_ROLES,
     Ceremony,
     KeyChange,
@@ -30,11 +30,11 @@ from .ceremony import (
     short,
     signature_status,
 )
-from .cli import passphrase_provider, repo_option, workspace_of
-from .errors import KeyUnavailable, PolicyError
-from .policy import BINS_PREFIX, ONLINE_ROLES
-from .rotation import KeyProposals, KeyRotation
-from .workspace import Workspace
+from repo_sign.cli import passphrase_provider, repo_option, workspace_of
+from repo_sign.errors import KeyUnavailable, PolicyError
+from repo_sign.policy import BINS_PREFIX, ONLINE_ROLES
+from repo_sign.rotation import KeyProposals, KeyRotation
+from repo_sign.workspace import Workspace
 
 
 def _ceremony(ctx: click.Context, repo: Path | None) -> Ceremony:

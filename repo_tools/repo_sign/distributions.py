@@ -19,8 +19,8 @@ from packaging.metadata import parse_email
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from . import dependencies, targetpaths
-from .errors import InvalidDistribution
+from repo_sign.errors import InvalidDistribution
+from tufindex import dependencies, targetpaths
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 
 from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
 
-from .policy import OFFLINE_ROLES
-from .repository import SignedRepository, now
+from repo_sign.policy import OFFLINE_ROLES
+from repo_sign.repository import SignedRepository, now
 
 
 @dataclass

@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import Busy
+from repo_sign.errors import Busy
 
 HASH_BLOCK = 1 << 20
 

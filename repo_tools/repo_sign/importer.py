@@ -19,9 +19,9 @@ from pathlib import Path
 
 import requests
 
-from . import targetpaths
-from .errors import InvalidDistribution, RepoSignError
-from .fsutil import sha256_file
+from repo_sign.errors import InvalidDistribution, RepoSignError
+from repo_sign.fsutil import sha256_file
+from tufindex import targetpaths
 
 DEFAULT_INDEX = "https://pypi.org/simple/"
 JSON_ACCEPT = "application/vnd.pypi.simple.v1+json"

@@ -19,7 +19,7 @@ import html
 import json
 from dataclasses import dataclass
 
-from . import targetpaths
+from tufindex import targetpaths
 
 API_VERSION = "1.1"
 

@@ -22,12 +22,12 @@ from collections.abc import Sequence
 from securesystemslib.signer import CryptoSigner, Key, Signer
 from tuf.api.metadata import Root, Targets
 
-from . import keys
-from .ceremony import Proposal, lint
-from .errors import AlreadyInitialized, PolicyError
-from .policy import BINS_PREFIX, DEFAULT_EXPIRY_DAYS, OFFLINE_ROLES, Policy, RolePolicy
-from .repository import SignedRepository, bins_bit_length, initial_metadata
-from .workspace import Workspace
+from repo_sign import keys
+from repo_sign.ceremony import Proposal, lint
+from repo_sign.errors import AlreadyInitialized, PolicyError
+from repo_sign.policy import BINS_PREFIX, DEFAULT_EXPIRY_DAYS, OFFLINE_ROLES, Policy, RolePolicy
+from repo_sign.repository import SignedRepository, bins_bit_length, initial_metadata
+from repo_sign.workspace import Workspace
 
 
 def init_repository(

@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from securesystemslib.formats import encode_canonical
 from securesystemslib.signer import CryptoSigner, Key, Signer, SSlibKey
 
-from .errors import KeyUnavailable, PassphraseRequired, WrongPassphrase
-from .fsutil import write_atomic
+from repo_sign.errors import KeyUnavailable, PassphraseRequired, WrongPassphrase
+from repo_sign.fsutil import write_atomic
 
 KEY_TYPES = ("ed25519", "ecdsa", "rsa")
 

@@ -15,8 +15,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import PolicyError
-from .fsutil import write_atomic
+from repo_sign.errors import PolicyError
+from repo_sign.fsutil import write_atomic
 
 TOP_ROLES = ("root", "targets", "snapshot", "timestamp")
 ONLINE_ROLES = ("bins", "snapshot", "timestamp")

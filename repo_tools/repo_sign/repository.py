@@ -44,12 +44,13 @@ from tuf.api.metadata import (
 )
 from tuf.repository import Repository
 
-from . import index, keys, targetpaths
-from .distributions import Distribution
-from .errors import ConflictingFile, NotInitialized, PolicyError, ThresholdNotMet
-from .fsutil import StagedFile, is_complete, write_atomic
-from .policy import BINS_PREFIX, Policy
-from .workspace import Workspace
+from repo_sign import index, keys
+from repo_sign.distributions import Distribution
+from repo_sign.errors import ConflictingFile, NotInitialized, PolicyError, ThresholdNotMet
+from repo_sign.fsutil import StagedFile, is_complete, write_atomic
+from repo_sign.policy import BINS_PREFIX, Policy
+from repo_sign.workspace import Workspace
+from tufindex import targetpaths
 
 _S = TypeVar("_S", bound=Signed)
 TOP_LEVEL = (Root.type, Targets.type, Snapshot.type, Timestamp.type)

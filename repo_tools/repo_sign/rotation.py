@@ -30,11 +30,11 @@ from pathlib import Path
 from securesystemslib.signer import Key
 from tuf.api.metadata import Root, Snapshot, Targets, Timestamp
 
-from . import keys
-from .ceremony import Ceremony, KeyChange, Proposal, delegations_of, resolve_keyid
-from .errors import KeyUnavailable, PolicyError
-from .fsutil import write_atomic
-from .policy import BINS_PREFIX, ONLINE_ROLES
+from repo_sign import keys
+from repo_sign.ceremony import Ceremony, KeyChange, Proposal, delegations_of, resolve_keyid
+from repo_sign.errors import KeyUnavailable, PolicyError
+from repo_sign.fsutil import write_atomic
+from repo_sign.policy import BINS_PREFIX, ONLINE_ROLES
 
 # online role -> the role whose metadata delegates to it
 DELEGATOR = {Timestamp.type: Root.type, Snapshot.type: Root.type, BINS_PREFIX: Targets.type}

@@ -13,7 +13,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from .workspace import Workspace
+from repo_sign.workspace import Workspace
 
 SERVED = ("metadata", "targets")
 

@@ -19,9 +19,9 @@ from tuf.api.exceptions import LengthOrHashMismatchError, RepositoryError
 from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp
 from tuf.api.serialization import DeserializationError
 
-from . import targetpaths
-from .repository import now
-from .workspace import Workspace
+from repo_sign.repository import now
+from repo_sign.workspace import Workspace
+from tufindex import targetpaths
 
 
 @dataclass

@@ -22,8 +22,8 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import NotInitialized
-from .fsutil import locked, remove_leftovers, write_atomic
+from repo_sign.errors import NotInitialized
+from repo_sign.fsutil import locked, remove_leftovers, write_atomic
 
 POLICY_FILE = "repo-sign.toml"
 LOCK_FILE = ".repo-sign.lock"

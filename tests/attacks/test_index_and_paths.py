@@ -4,7 +4,7 @@ verifying index.
 Project pages and PEP 658 files are TUF targets: a mirror that adds a
 dependency, a file link or changes a hash fails the page's signed sha256.
 The index pip talks to maps each URL onto one contract path
-(``repo_sign.targetpaths``) and serves only bytes ngclient verified for that
+(``tufindex.targetpaths``) and serves only bytes ngclient verified for that
 path: ``..``, absolute and percent-encoded paths, and names of another
 project never reach another file.
 """

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 
-from repo_sign import targetpaths
 from repo_sign.distributions import Distribution
 from repo_sign.repository import SignedRepository, add_distributions
 from repo_sign.workspace import Workspace
@@ -29,6 +28,7 @@ from tests.attacks.checks import Client, Mirror, assert_recovers, assert_refused
 from tests.support import tinybackend
 from tests.support.distributions import make_sdist, make_wheel
 from tests.support.repositories import PASSPHRASE
+from tufindex import targetpaths
 
 
 @pytest.fixture

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from tuf.api.metadata import Metadata, Targets
 
-from repo_sign import targetpaths
 from tests.client.helpers import Served, Tufpip, installed, last_line
 from tests.support.distributions import make_wheel
 from tests.support.repositories import build_repository
+from tufindex import targetpaths
 
 WHEEL = "packages/beta/beta-1.0-py3-none-any.whl"
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from tuf.ngclient import Updater
 
-from repo_sign import targetpaths
 from repo_sign.bins import download_bytes, optimal_bins
 from repo_sign.policy import Policy
 from repo_sign.workspace import Workspace
 from tests.support.repositories import build_repository, repo_sign, served
+from tufindex import targetpaths
 
 
 def test_optimal_bins_grows_like_the_square_root_of_the_targets() -> None:

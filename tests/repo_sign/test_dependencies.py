@@ -13,10 +13,10 @@ from threading import Thread
 
 import pytest
 
-from repo_sign.dependencies import ForbiddenDependency, check_file
 from repo_sign.workspace import Workspace
 from tests.support.distributions import make_sdist, make_wheel
 from tests.support.repositories import build_repository, repo_sign, snapshot_tree
+from tufindex.dependencies import ForbiddenDependency, check_file
 
 EVIL = "evil @ http://127.0.0.1:9/evil-1.0-py3-none-any.whl"
 

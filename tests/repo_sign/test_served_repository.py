@@ -13,9 +13,9 @@ import pytest
 from tuf.api.exceptions import LengthOrHashMismatchError
 from tuf.ngclient import Updater
 
-from repo_sign import targetpaths
 from repo_sign.workspace import Workspace
 from tests.support.repositories import build_repository, repo_sign, served
+from tufindex import targetpaths
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 
-from .targetpaths import METADATA_SUFFIX
+from tufindex.targetpaths import METADATA_SUFFIX
 
 _READ_ERRORS = (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError)
 

@@ -47,6 +47,7 @@ from tuf.api.metadata import Metadata, Root, Signed, Snapshot, Targets, Timestam
 from tuf.api.serialization import DeserializationError
 
 from . import keys
+from .bins import delegated_bins
 from .errors import ConflictingFile, KeyUnavailable, PolicyError, ThresholdNotMet
 from .fsutil import write_atomic
 from .policy import BINS_PREFIX, Policy
@@ -689,7 +690,7 @@ class Ceremony:
     def _resign_unverifiable(self, repo: SignedRepository) -> list[str]:
         """Re-sign targets and hash bins that the new delegator no longer verifies."""
         resigned = []
-        for role in [Targets.type, *_bins(repo)]:
+        for role in [Targets.type, *delegated_bins(repo.targets())]:
             delegator = repo.root() if role == Targets.type else repo.targets()
             md = repo.open(role)
             if _verifies(delegator, role, md):
@@ -732,11 +733,6 @@ class Ceremony:
                 path.unlink()
 
 
-def _bins(repo: SignedRepository) -> list[str]:
-    names = [name.removesuffix(".json") for name in repo.snapshot().meta]
-    return sorted(n for n in names if n != Targets.type)
-
-
 def _verifies(delegator: Root | Targets, role: str, md: Metadata) -> bool:
     try:
         delegator.verify_delegate(role, md.signed_bytes, md.signatures)
@@ -754,7 +750,9 @@ def check_client_view(repo: SignedRepository) -> None:
         if not _verifies(root, role, repo.open(role))
     ]
     targets = repo.targets()
-    failed += [role for role in _bins(repo) if not _verifies(targets, role, repo.open(role))]
+    failed += [
+        role for role in delegated_bins(targets) if not _verifies(targets, role, repo.open(role))
+    ]
     if failed:
         raise ThresholdNotMet(
             f"after this change {', '.join(failed)} would not verify for clients: nothing published"

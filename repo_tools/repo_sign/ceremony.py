@@ -796,18 +796,19 @@ def sync_policy(policy: Policy, repo: SignedRepository, workspace: Workspace) ->
 
 def holder_signer(
     reference: str,
+    role: str,
     candidates: dict[str, Key],
     passphrases: keys.PassphraseProvider,
     public_key: Path | None = None,
 ) -> Signer:
-    """A signer for a key file (beside its ``.pub``) or a signer URI.
+    """A signer for a key file (beside its ``.pub``) or a signer URI, to sign ``role``.
 
     For a URI without ``public_key``, the key is found among ``candidates``
     (the keys that can count for the proposal) by a probe signature.
     """
     if not keys.is_signer_uri(reference):
         pub = keys.read_public_key(public_key or Path(f"{reference}.pub"))
-        return keys.load_signer(reference, pub, Path.cwd(), passphrases)
+        return keys.load_signer(reference, pub, Path.cwd(), passphrases, role)
     if public_key is not None:
         candidates = {(k := keys.read_public_key(public_key)).keyid: k}
     probe = b"repo-sign: which key is this?"

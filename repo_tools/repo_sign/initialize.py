@@ -60,7 +60,7 @@ def init_repository(
             private, public = keys.generate(key_type)
             name = keys.private_key_name(role, public)
             path = workspace.keys / name
-            keys.write_key_pair(path, private, public, passphrases(f"keys/{name}", True))
+            keys.write_key_pair(path, private, public, passphrases(f"keys/{name}", role, True))
             role_policy.signers[public.keyid] = f"keys/{name}"
             role_keys[role].append(public)
             signers[public.keyid] = CryptoSigner(private, public)

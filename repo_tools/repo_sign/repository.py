@@ -62,7 +62,7 @@ def _typed(signed: Signed, kind: type[_S]) -> _S:
     return signed
 
 
-def _no_passphrases(name: str, new: bool) -> bytes:
+def _no_passphrases(name: str, role: str | None, new: bool) -> bytes:
     raise AssertionError(f"{name}: a new repository signs with keys already in memory")
 
 
@@ -241,7 +241,11 @@ class SignedRepository(Repository):
             if reference is None:
                 raise ThresholdNotMet(f"repo-sign.toml names no signer for key {keyid[:16]}")
             self._signers[keyid] = keys.load_signer(
-                reference, public_key, self.workspace.root, self._passphrases
+                reference,
+                public_key,
+                self.workspace.root,
+                self._passphrases,
+                self.policy.signer_role(keyid),
             )
         return self._signers[keyid]
 

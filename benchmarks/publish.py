@@ -49,7 +49,7 @@ def big_workspace(root: Path, files: int) -> tuple[int, int]:
     listing_file = ws.target_file(targetpaths.PROJECT_LIST, sha)
     listing_file.parent.mkdir(parents=True, exist_ok=True)
     listing_file.write_bytes(listing)
-    repo = SignedRepository.load(ws, lambda name, new: PASSPHRASE.encode())
+    repo = SignedRepository.load(ws, lambda _name, _role, _new: PASSPHRASE.encode())
     succinct = repo.targets().delegations.succinct_roles  # type: ignore[union-attr]
     keys, _threshold = repo.role_keys(next(iter(succinct.get_roles())))
     keyid, key = next(iter(keys.items()))

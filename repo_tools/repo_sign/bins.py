@@ -50,6 +50,22 @@ FIXED_BYTES = 4000
 MAX_BITS = 16  # 65,536 bins: beyond that the snapshot alone exceeds ngclient's 2 MB default
 
 
+def delegated_bins(targets: Targets) -> list[str]:
+    """The delegated roles of ``targets``: its hash bins, in order.
+
+    Only the delegator says which bins are current: bins retired by a rebin
+    stay listed in the snapshot (clients require it) but are neither
+    delegated, nor re-signed, reported or verified. Metadata not made by
+    repo-sign may delegate to named roles instead.
+    """
+    delegations = targets.delegations
+    if delegations is None:
+        return []
+    if delegations.succinct_roles is not None:
+        return list(delegations.succinct_roles.get_roles())
+    return list(delegations.roles or {})
+
+
 def snapshot_entry_bytes(count: int) -> int:
     """Compact JSON of one bin in snapshot.json: ``"bins-0a3.json":{"version":12},``."""
     digits = max(1, math.ceil(int(math.log2(count)) / 4))

@@ -47,6 +47,7 @@ from tuf.api.metadata import Metadata, Root, Signed, Snapshot, Targets, Timestam
 from tuf.api.serialization import DeserializationError
 
 from repo_sign import keys
+from repo_sign.bins import delegated_bins
 from repo_sign.errors import ConflictingFile, KeyUnavailable, PolicyError, ThresholdNotMet
 from repo_sign.fsutil import PRIVATE_FOLDER, make_folder, write_atomic
 from repo_sign.policy import BINS_PREFIX, Policy
@@ -790,7 +791,7 @@ class Ceremony:
     def _resign_unverifiable(self, repo: SignedRepository) -> list[str]:
         """Re-sign targets and hash bins that the new delegator no longer verifies."""
         resigned = []
-        for role in [Targets.type, *_bins(repo)]:
+        for role in [Targets.type, *delegated_bins(repo.targets())]:
             delegator = repo.root() if role == Targets.type else repo.targets()
             md = repo.open(role)
             if _verifies(delegator, role, md):
@@ -833,11 +834,6 @@ class Ceremony:
                 path.unlink()
 
 
-def _bins(repo: SignedRepository) -> list[str]:
-    names = [name.removesuffix(".json") for name in repo.snapshot().meta]
-    return sorted(n for n in names if n != Targets.type)
-
-
 def _verifies(delegator: Root | Targets, role: str, md: Metadata) -> bool:
     try:
         delegator.verify_delegate(role, md.signed_bytes, md.signatures)
@@ -855,7 +851,9 @@ def check_client_view(repo: SignedRepository) -> None:
         if not _verifies(root, role, repo.open(role))
     ]
     targets = repo.targets()
-    failed += [role for role in _bins(repo) if not _verifies(targets, role, repo.open(role))]
+    failed += [
+        role for role in delegated_bins(targets) if not _verifies(targets, role, repo.open(role))
+    ]
     if failed:
         raise ThresholdNotMet(
             f"after this change {', '.join(failed)} would not verify for clients: nothing published"
@@ -899,18 +897,19 @@ def sync_policy(policy: Policy, repo: SignedRepository, workspace: Workspace) ->
 
 def holder_signer(
     reference: str,
+    role: str,
     candidates: dict[str, Key],
     passphrases: keys.PassphraseProvider,
     public_key: Path | None = None,
 ) -> Signer:
-    """A signer for a key file (beside its ``.pub``) or a signer URI.
+    """A signer for a key file (beside its ``.pub``) or a signer URI, to sign ``role``.
 
     For a URI without ``public_key``, the key is found among ``candidates``
     (the keys that can count for the proposal) by a probe signature.
     """
     if not keys.is_signer_uri(reference):
         pub = keys.read_public_key(public_key or Path(f"{reference}.pub"))
-        return keys.load_signer(reference, pub, Path.cwd(), passphrases)
+        return keys.load_signer(reference, pub, Path.cwd(), passphrases, role)
     if public_key is not None:
         candidates = {(k := keys.read_public_key(public_key)).keyid: k}
     probe = b"repo-sign: which key is this?"

@@ -29,9 +29,9 @@ from repo_sign.verify import verify_repository
 from repo_sign.workspace import Workspace
 
 
-def passphrase_provider(name: str, new: bool) -> bytes:
-    """REPO_SIGN_PASSPHRASE for every key, else a hidden prompt on a terminal."""
-    from_env = keys.passphrase_from_env()
+def passphrase_provider(name: str, role: str | None, new: bool) -> bytes:
+    """The environment's passphrase for the key (see ``keys``), else a hidden prompt."""
+    from_env = keys.passphrase_from_env(role)
     if from_env:
         return from_env
     if sys.stdin.isatty():
@@ -42,8 +42,10 @@ def passphrase_provider(name: str, new: bool) -> bytes:
             err=True,
         )
         return text.encode()
+    variables = [v for v in keys.passphrase_variables(role) if not v.endswith("_FILE")]
     raise PassphraseRequired(
-        f"no passphrase for {name}: set REPO_SIGN_PASSPHRASE or run on a terminal"
+        f"no passphrase for {name}: set {' or '.join(variables)} (or a _FILE variable), "
+        "or run on a terminal"
     )
 
 

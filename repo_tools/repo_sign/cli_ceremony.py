@@ -125,7 +125,7 @@ def key_new(out: Path, key_type: str) -> None:
     if out.exists() or Path(f"{out}.pub").exists():
         raise KeyUnavailable(f"{out} already exists: choose another path")
     private, public = keys.generate(key_type)
-    keys.write_key_pair(out, private, public, passphrase_provider(str(out), True))
+    keys.write_key_pair(out, private, public, passphrase_provider(str(out), None, True))
     click.echo(f"key id:      {public.keyid}")
     click.echo(f"fingerprint: {keys.fingerprint(public)}")
     click.echo(f"private key: {out} (encrypted, mode 0600: keep it on this machine)")
@@ -219,7 +219,7 @@ def sign(
     _echo_lines(_review_lines(proposal, context))
     before = signature_status(proposal.metadata, delegator)
     candidates = candidate_keys(proposal.metadata, delegator)
-    signer = holder_signer(key_ref, candidates, passphrase_provider, public_key)
+    signer = holder_signer(key_ref, proposal.role, candidates, passphrase_provider, public_key)
     keyid = signer.public_key.keyid
     relevant = before.relevant_keyids()
     if keyid not in relevant and before.complete:

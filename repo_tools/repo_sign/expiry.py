@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
 
+from repo_sign.bins import delegated_bins
 from repo_sign.policy import OFFLINE_ROLES
 from repo_sign.repository import SignedRepository, now
 
@@ -56,27 +57,8 @@ class Report:
         }
 
 
-def _bins(repo: SignedRepository) -> list[str]:
-    """The delegated roles that are current (sorted).
-
-    Bins retired by a rebin stay listed in the snapshot (clients require it)
-    but are no longer delegated: they are neither reported nor re-signed.
-    """
-    delegations = repo.targets().delegations
-    if delegations is None:
-        return []
-    succinct = delegations.succinct_roles
-    named = delegations.roles or {}
-    listed = (name.removesuffix(".json") for name in repo.snapshot().meta)
-    return sorted(
-        role
-        for role in listed
-        if role in named or (succinct is not None and succinct.is_delegated_role(role))
-    )
-
-
 def _roles(repo: SignedRepository) -> list[str]:
-    return [Root.type, Targets.type, *_bins(repo), Snapshot.type, Timestamp.type]
+    return [Root.type, Targets.type, *delegated_bins(repo.targets()), Snapshot.type, Timestamp.type]
 
 
 def _valid_signatures(repo: SignedRepository, role: str, md: Metadata) -> int:
@@ -136,7 +118,7 @@ def refresh(repo: SignedRepository, force: bool = False) -> Report:
     report covers the top-level roles (``status`` checks every bin).
     """
     resigned = 0
-    for role in _bins(repo):
+    for role in delegated_bins(repo.targets()):
         if force or _past_half(repo, role, repo.expires(role)):
             with repo.edit_targets(role):
                 resigned += 1

@@ -80,7 +80,7 @@ def init_repository(
             private, public = keys.generate(key_type)
             name = keys.private_key_name(role, public)
             keys.write_key_pair(
-                workspace.keys / name, private, public, passphrases(f"keys/{name}", True)
+                workspace.keys / name, private, public, passphrases(f"keys/{name}", role, True)
             )
             role_policy.signers[public.keyid] = f"keys/{name}"
             role_keys[role].append(public)

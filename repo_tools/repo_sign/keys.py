@@ -9,8 +9,14 @@ Rules:
 - Wherever a key file is accepted, a securesystemslib signer URI (``hsm:``,
   ``gcpkms:``, ``awskms:``, ``azurekms:``, ``hv:``, ``file2:``...) may stand
   instead, so HSM and cloud KMS keys need no code here.
-- Passphrases come from a caller-supplied callback; this module never prompts,
-  prints or logs secrets.
+- Passphrases come from a caller-supplied callback, told which role the key
+  signs for; this module never prompts, prints or logs secrets.
+- Unattended runs take a key's passphrase from the environment, most specific
+  first (``passphrase_from_env``): ``REPO_SIGN_PASSPHRASE_<ROLE>``, then
+  ``REPO_SIGN_PASSPHRASE_<ROLE>_FILE``, then ``REPO_SIGN_PASSPHRASE``, then
+  ``REPO_SIGN_PASSPHRASE_FILE``. So online keys may have passphrases of their
+  own, and a ``_FILE`` names a file (a systemd credential) whose content
+  without its trailing newline is the passphrase.
 """
 
 from __future__ import annotations
@@ -32,8 +38,9 @@ from repo_sign.fsutil import write_atomic
 
 KEY_TYPES = ("ed25519", "ecdsa", "rsa")
 
-# (description of the key, whether it is a new key) -> passphrase
-PassphraseProvider = Callable[[str, bool], bytes]
+# (description of the key, role it signs for or None, whether it is a new key) -> passphrase
+PassphraseProvider = Callable[[str, str | None, bool], bytes]
+PASSPHRASE_VARIABLE = "REPO_SIGN_PASSPHRASE"
 
 _URI = re.compile(r"^[a-z][a-z0-9+.-]*:")
 
@@ -122,8 +129,10 @@ def load_signer(
     public_key: Key,
     base: Path,
     passphrases: PassphraseProvider,
+    role: str | None,
 ) -> Signer:
-    """A signer for ``public_key`` from a key file path (relative to ``base``) or a URI."""
+    """A signer for ``public_key`` of ``role`` from a key file path (relative to ``base``)
+    or a URI."""
     if is_signer_uri(reference):
         try:
             return Signer.from_priv_key_uri(reference, public_key)
@@ -138,10 +147,11 @@ def load_signer(
             f"({exc.strerror}): sign on the machine that holds it"
         ) from exc
     try:
-        private = serialization.load_pem_private_key(data, passphrases(reference, False))
+        private = serialization.load_pem_private_key(data, passphrases(reference, role, False))
     except (ValueError, TypeError) as exc:
+        of_role = f" ({role} key)" if role else ""
         raise WrongPassphrase(
-            f"cannot unlock {reference}: wrong passphrase or not a private key"
+            f"cannot unlock {reference}{of_role}: wrong passphrase or not a private key"
         ) from exc
     signer = CryptoSigner(private, public_key)  # type: ignore[arg-type]
     if keyid_of(SSlibKey.from_crypto(private.public_key()).to_dict()) != public_key.keyid:
@@ -154,6 +164,28 @@ def private_key_name(role: str, key: Key) -> str:
     return f"{role}-{key.keyid[:16]}"
 
 
-def passphrase_from_env() -> bytes | None:
-    value = os.environ.get("REPO_SIGN_PASSPHRASE")
-    return value.encode() if value else None
+def passphrase_variables(role: str | None) -> list[str]:
+    """The environment variables that may hold the passphrase of a ``role`` key, in order."""
+    shared = [PASSPHRASE_VARIABLE, f"{PASSPHRASE_VARIABLE}_FILE"]
+    if role is None:
+        return shared
+    own = f"{PASSPHRASE_VARIABLE}_{role.upper()}"
+    return [own, f"{own}_FILE", *shared]
+
+
+def passphrase_from_env(role: str | None) -> bytes | None:
+    """The passphrase of a ``role`` key from the first variable set (module docstring)."""
+    for name in passphrase_variables(role):
+        value = os.environ.get(name)
+        if not value:
+            continue
+        if not name.endswith("_FILE"):
+            return value.encode()
+        try:
+            secret = Path(value).read_bytes().removesuffix(b"\n")
+        except OSError as exc:
+            raise PassphraseRequired(f"{name}: cannot read {value}: {exc.strerror}") from exc
+        if not secret:
+            raise PassphraseRequired(f"{name}: {value} is empty")
+        return secret
+    return None

@@ -52,6 +52,10 @@ class Policy:
         """Every key id the policy can sign with, and its key file or signer URI."""
         return {k: v for role in self.roles.values() for k, v in role.signers.items()}
 
+    def signer_role(self, keyid: str) -> str | None:
+        """The role whose signers name ``keyid`` (``bins`` for every hash bin)."""
+        return next((name for name, role in self.roles.items() if keyid in role.signers), None)
+
     @classmethod
     def load(cls, path: Path) -> Policy:
         try:

@@ -63,7 +63,7 @@ def _typed(signed: Signed, kind: type[_S]) -> _S:
     return signed
 
 
-def _no_passphrases(name: str, new: bool) -> bytes:
+def _no_passphrases(name: str, role: str | None, new: bool) -> bytes:
     raise AssertionError(f"{name}: a new repository signs with keys already in memory")
 
 
@@ -237,20 +237,12 @@ class SignedRepository(Repository):
 
     def role_keys(self, role: str) -> tuple[dict[str, Key], int]:
         """The keys a client accepts for ``role`` and its threshold (from the delegator)."""
-        if role in TOP_LEVEL:
-            root = self.root()
-            r = root.roles[role]
-            return {k: root.keys[k] for k in r.keyids}, r.threshold
-        delegations = self.targets().delegations
-        if delegations is None:
-            raise PolicyError(f"targets delegates nothing, so there is no role {role}")
-        if delegations.succinct_roles and delegations.succinct_roles.is_delegated_role(role):
-            d = delegations.succinct_roles
-        elif delegations.roles and role in delegations.roles:
-            d = delegations.roles[role]
-        else:
-            raise PolicyError(f"targets does not delegate to {role}")
-        return {k: delegations.keys[k] for k in d.keyids}, d.threshold
+        delegator = self.root() if role in TOP_LEVEL else self.targets()
+        try:
+            delegated = delegator.get_delegated_role(role)
+        except ValueError:
+            raise PolicyError(f"{delegator.type} does not delegate to {role}") from None
+        return {k: delegator.get_key(k) for k in delegated.keyids}, delegated.threshold
 
     def signer(self, keyid: str, public_key: Key) -> Signer:
         if keyid not in self._signers:
@@ -258,7 +250,11 @@ class SignedRepository(Repository):
             if reference is None:
                 raise ThresholdNotMet(f"repo-sign.toml names no signer for key {keyid[:16]}")
             self._signers[keyid] = keys.load_signer(
-                reference, public_key, self.workspace.root, self._passphrases
+                reference,
+                public_key,
+                self.workspace.root,
+                self._passphrases,
+                self.policy.signer_role(keyid),
             )
         return self._signers[keyid]
 

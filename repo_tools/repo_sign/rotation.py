@@ -169,7 +169,7 @@ class KeyRotation:
         """Store the new keys, then the proposals that trust them. Caller holds the lock."""
         workspace = self.ceremony.workspace
         for key in new:
-            passphrase = self.ceremony.passphrases(f"keys/{key.name}", True)
+            passphrase = self.ceremony.passphrases(f"keys/{key.name}", key.role, True)
             keys.write_key_pair(workspace.keys / key.name, key.private, key.public, passphrase)
         for draft in drafts:
             self.ceremony.stage(draft)

@@ -19,6 +19,7 @@ from tuf.api.exceptions import LengthOrHashMismatchError, RepositoryError
 from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp
 from tuf.api.serialization import DeserializationError
 
+from repo_sign.bins import delegated_bins
 from repo_sign.repository import now
 from repo_sign.workspace import Workspace
 from tufindex import targetpaths
@@ -140,14 +141,8 @@ class Verifier:
         """Every (role, target) pair of the repository, delegated roles verified first."""
         for info in targets.targets.values():
             yield Targets.type, info
-        delegations = targets.delegations
-        if delegations is None:
-            return
-        if delegations.succinct_roles:
-            names = list(delegations.succinct_roles.get_roles())
-        else:
-            names = list(delegations.roles or {})
-        for role in names:
+        succinct = targets.delegations.succinct_roles if targets.delegations else None
+        for role in delegated_bins(targets):
             meta = snapshot.meta.get(f"{role}.json")
             if meta is None:
                 self._problem(f"{role}: delegated but not listed in the snapshot")
@@ -159,8 +154,8 @@ class Verifier:
                 continue
             assert isinstance(md.signed, Targets)
             for info in md.signed.targets.values():
-                if delegations.succinct_roles:
-                    expected = delegations.succinct_roles.get_role_for_target(info.path)
+                if succinct is not None:
+                    expected = succinct.get_role_for_target(info.path)
                     if expected != role:
                         self._problem(f"{info.path}: listed in {role}, clients look in {expected}")
                 yield role, info

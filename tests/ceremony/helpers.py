@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from click.testing import CliRunner
-from tuf.api.metadata import Metadata
+from tuf.api.metadata import Metadata, Snapshot, Timestamp
 from tuf.ngclient import Updater
 
 from repo_sign.cli import main
@@ -111,6 +111,39 @@ def workspace_holders(ws: Workspace, role: str = "root") -> list[Holder]:
         shutil.copyfile(private, machine / "key")
         holders.append(Holder(machine))
     return holders
+
+
+def ceremony(ws: Workspace, signers: list[Holder], *change: str | Path) -> str:
+    """Propose a root change, have ``signers`` sign in turn, publish."""
+    repo_sign("--repo", ws.root, "ceremony", "propose", "root", *change)
+    for holder in signers:
+        holder.sign(ws.staged / "root.json")
+    return repo_sign("--repo", ws.root, "ceremony", "publish").stdout
+
+
+def sign_and_publish(ws: Workspace, role: str = "root") -> str:
+    """The staged ``role`` proposal signed by two of the keys ``init`` made for it, published."""
+    for holder in workspace_holders(ws, role)[:2]:
+        holder.sign(ws.staged / f"{role}.json")
+    return repo_sign("--repo", ws.root, "ceremony", "publish").stdout
+
+
+def role_keyids(ws: Workspace, role: str) -> list[str]:
+    status = json.loads(repo_sign("--repo", ws.root, "status", "--json").stdout)
+    return status["roles"][role]["keys"]
+
+
+def rebin(ws: Workspace, *counts: str) -> None:
+    """Rebin to each of ``counts`` in turn; retired bins stay listed in the snapshot."""
+    for count in counts:
+        repo_sign("--repo", ws.root, "rebin", count)
+    if counts:
+        status = json.loads(repo_sign("--repo", ws.root, "status", "--json").stdout)
+        assert sum(role.startswith("bins-") for role in status["roles"]) == int(counts[-1])
+        timestamp = Metadata[Timestamp].from_file(str(ws.metadata / "timestamp.json")).signed
+        version = timestamp.snapshot_meta.version
+        listed = Metadata[Snapshot].from_file(str(ws.metadata / f"{version}.snapshot.json"))
+        assert sum(name.startswith("bins-") for name in listed.signed.meta) > int(counts[-1])
 
 
 @contextmanager

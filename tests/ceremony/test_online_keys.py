@@ -8,7 +8,6 @@ trusts a new timestamp key, clients discard their cached timestamp (TUF spec
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -24,27 +23,18 @@ from .helpers import (
     PASSPHRASE,
     ngclient,
     ngclient_fetch,
+    rebin,
     refused,
     repo_sign,
+    role_keyids,
     serve_from,
     served,
+    sign_and_publish,
     trusted_version,
     tufpip,
-    workspace_holders,
 )
 
 WHEEL = "packages/ceremony-demo/ceremony_demo-1.0-py3-none-any.whl"
-
-
-def role_keyids(ws: Workspace, role: str) -> list[str]:
-    status = json.loads(repo_sign("--repo", ws.root, "status", "--json").stdout)
-    return status["roles"][role]["keys"]
-
-
-def sign_and_publish(ws: Workspace, role: str = "root") -> str:
-    for holder in workspace_holders(ws, role)[:2]:
-        holder.sign(ws.staged / f"{role}.json")
-    return repo_sign("--repo", ws.root, "ceremony", "publish").stdout
 
 
 def stolen_timestamp(ws: Workspace, keyid: str, version: int) -> bytes:
@@ -58,9 +48,11 @@ def stolen_timestamp(ws: Workspace, keyid: str, version: int) -> bytes:
     return md.to_bytes()
 
 
+@pytest.mark.parametrize("rebins", [(), ("16", "4")], ids=["init bins", "rebinned"])
 def test_revoking_a_stolen_timestamp_key_recovers_fast_forwarded_clients(
-    workspace: Workspace, tmp_path: Path, wheels: list[Path]
+    workspace: Workspace, tmp_path: Path, wheels: list[Path], rebins: tuple[str, ...]
 ) -> None:
+    rebin(workspace, *rebins)
     home, ng_cache = tmp_path / "client", tmp_path / "ngclient"
     bootstrap = (workspace.metadata / "1.root.json").read_bytes()
     (stolen_keyid,) = role_keyids(workspace, "timestamp")
@@ -101,10 +93,20 @@ def test_revoking_a_stolen_timestamp_key_recovers_fast_forwarded_clients(
         repo_sign("--repo", workspace.root, "verify")
 
 
-@pytest.mark.parametrize("role, delegator", [("snapshot", "root"), ("bins", "targets")])
+@pytest.mark.parametrize(
+    "role, delegator, rebins, bins",
+    [("snapshot", "root", (), 2), ("bins", "targets", (), 2), ("bins", "targets", ("16", "4"), 4)],
+)
 def test_routine_rotation_of_an_online_key(
-    workspace: Workspace, tmp_path: Path, wheels: list[Path], role: str, delegator: str
+    workspace: Workspace,
+    tmp_path: Path,
+    wheels: list[Path],
+    role: str,
+    delegator: str,
+    rebins: tuple[str, ...],
+    bins: int,
 ) -> None:
+    rebin(workspace, *rebins)
     home = tmp_path / "client"
     old = role_keyids(workspace, "bins-0" if role == "bins" else role)
     with served(workspace) as server:
@@ -120,7 +122,8 @@ def test_routine_rotation_of_an_online_key(
         assert new != old and len(new) == 1
         assert (workspace.keys / f"{role}-{new[0][:16]}").exists()
         if role == "bins":
-            assert "re-signed with the new keys: bins-0, bins-1" in published
+            current = ", ".join(f"bins-{i}" for i in range(bins))
+            assert f"re-signed with the new keys: {current}\n" in published
         # The new key signs from now on: adding a package needs no key holder.
         repo_sign("--repo", workspace.root, "add", wheels[1])
         repo_sign("--repo", workspace.root, "verify")

@@ -12,7 +12,9 @@ from repo_sign.workspace import Workspace
 
 from .helpers import (
     Holder,
+    ceremony,
     ngclient_fetch,
+    rebin,
     repo_sign,
     root_version,
     served,
@@ -22,14 +24,6 @@ from .helpers import (
 )
 
 WHEEL = "packages/ceremony-demo/ceremony_demo-1.0-py3-none-any.whl"
-
-
-def ceremony(ws: Workspace, signers: list[Holder], *change: str | Path) -> str:
-    """Propose a root change, have ``signers`` sign in turn, publish."""
-    repo_sign("--repo", ws.root, "ceremony", "propose", "root", *change)
-    for holder in signers:
-        holder.sign(ws.staged / "root.json")
-    return repo_sign("--repo", ws.root, "ceremony", "publish").stdout
 
 
 def test_root_keys_replaced_step_by_step_and_threshold_raised(
@@ -85,3 +79,24 @@ def test_root_keys_replaced_step_by_step_and_threshold_raised(
         data = ngclient_fetch(server.url, fresh_ng, bootstrap, WHEEL)
         assert root_version(fresh_ng) == 4
         assert data[:2] == b"PK"
+
+
+def test_a_root_change_publishes_after_rebinning_up_and_down(
+    workspace: Workspace, tmp_path: Path, wheels: list[Path]
+) -> None:
+    holders = workspace_holders(workspace)
+    new = Holder(tmp_path / "h1")
+    home = tmp_path / "client"
+    with served(workspace) as server:
+        tufpip(home, "init", server.url, "--root", workspace.metadata / "1.root.json")
+        tufpip(home, "refresh")  # trusts the two bins of init
+        rebin(workspace, "16", "4")  # bins-4 ... bins-f retired, still in the snapshot
+        repo_sign("--repo", workspace.root, "add", wheels[1])
+        out = ceremony(workspace, [*holders, new], "--add-key", new.pub, "--threshold", "3")
+        assert "published root version 2" in out
+        tufpip(home, "refresh")
+        assert trusted_version(home, "root") == 2
+        target = tmp_path / "installed"
+        tufpip(home, "install", "--target", target, "ceremony-demo==2.0")
+        assert "2.0" in (target / "ceremony_demo" / "__init__.py").read_text()
+    repo_sign("--repo", workspace.root, "verify")

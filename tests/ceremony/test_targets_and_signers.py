@@ -5,17 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 
 from repo_sign import keys
 from repo_sign.workspace import Workspace
 
-from .helpers import Holder, refused, repo_sign, served, tufpip, workspace_holders
+from .helpers import Holder, rebin, refused, repo_sign, served, tufpip, workspace_holders
 
 
+@pytest.mark.parametrize("rebins", [(), ("16", "4")], ids=["init bins", "rebinned"])
 def test_new_targets_keys_publish_with_a_targets_version_they_signed(
-    workspace: Workspace, tmp_path: Path
+    workspace: Workspace, tmp_path: Path, rebins: tuple[str, ...]
 ) -> None:
+    rebin(workspace, *rebins)
     ws = ("--repo", workspace.root)
     (old_targets,) = workspace_holders(workspace, "targets")
     new_targets = Holder(tmp_path / "targets-holder")
@@ -36,7 +39,8 @@ def test_new_targets_keys_publish_with_a_targets_version_they_signed(
         assert "counts for no threshold" in line
         new_targets.sign(staged_targets)
         out = repo_sign(*ws, "ceremony", "publish").stdout
-        assert "published root version 2, targets version 2" in out
+        # Each rebin published a targets version with the new delegation.
+        assert f"published root version 2, targets version {2 + len(rebins)}" in out
         repo_sign(*ws, "verify")
         target = tmp_path / "installed"
         tufpip(home, "install", "--target", target, "ceremony-demo==1.0")

@@ -68,7 +68,8 @@ def role_signers(root: Path, role: str) -> list[Signer]:
             private.name,
             read_public_key(private.with_name(private.name + ".pub")),
             root / "keys",
-            lambda _name, _new: PASSPHRASE.encode(),
+            lambda _name, _role, _new: PASSPHRASE.encode(),
+            keyrole,
         )
         for private in sorted((root / "keys").glob(f"{keyrole}-*"))
         if private.suffix != ".pub"

@@ -73,6 +73,7 @@ def _json_option(command: F) -> F:
 
 @click.group(
     cls=_Group,
+    no_args_is_help=False,  # "Missing command": one line, as every usage error
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Exit status: " + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()),
 )

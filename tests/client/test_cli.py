@@ -44,6 +44,7 @@ def test_help_on_every_command(tufpip: Tufpip, args: list[str]) -> None:
 @pytest.mark.parametrize(
     "args, words",
     [
+        ([], "Missing command (see 'tufpip -h')"),
         (["--nope"], "No such option '--nope' (see 'tufpip -h')"),
         (["status", "--nope"], "No such option '--nope' (see 'tufpip status -h')"),
         (["nope"], "No such command 'nope'"),
@@ -51,7 +52,7 @@ def test_help_on_every_command(tufpip: Tufpip, args: list[str]) -> None:
         (["install", "--installer", "pipx", "beta"], "Invalid value for '--installer'"),
         (["install", "--python", "/nope", "--nope", "beta"], "--nope is not an option"),
     ],
-    ids=" ".join,
+    ids=lambda value: value if isinstance(value, str) else " ".join(value) or "nothing",
 )
 def test_usage_errors_are_one_line_and_exit_2(tufpip: Tufpip, args: list[str], words: str) -> None:
     assert words in one_error_line(tufpip(*args), 2)
@@ -70,7 +71,9 @@ BAD_URLS = [
 
 @pytest.mark.parametrize("url", BAD_URLS)
 @pytest.mark.parametrize(
-    "options", [["--trust-on-first-use", "--yes"], ["--root", "ROOT"], []], ids=" ".join
+    "options",
+    [["--trust-on-first-use", "--yes"], ["--root", "ROOT"], []],
+    ids=lambda options: " ".join(options) or "no-options",
 )
 def test_bad_url_exits_2_whatever_the_options(
     tufpip: Tufpip, repository: Served, url: str, options: list[str]

@@ -13,6 +13,7 @@ import pytest
 
 from tests.client.helpers import Served, Tufpip, installed, last_line
 from tests.support.repositories import served
+from tufpip.urls import redact
 
 USER, PASSWORD = "reader", "s3cret-pw"
 
@@ -84,3 +85,17 @@ def test_credentials_in_netrc(tufpip: Tufpip, guarded: Served, tmp_path: Path) -
     listing = tufpip("list", "--json", NETRC=str(netrc))
     assert listing.returncode == 0, listing.stderr
     assert "beta" in json.loads(listing.stdout)["projects"]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("https://user:pw@host/x", "https://user:***@host/x"),
+        ("https://token@host:8443/", "https://***@host:8443/"),
+        ("https://user:p@ss:w@rd@host/", "https://user:***@host/"),
+        ("a http://u:1@h/ and file:///tmp/x@y", "a http://u:***@h/ and file:///tmp/x@y"),
+        ("https://host/path@v1 (ok)", "https://host/path@v1 (ok)"),
+    ],
+)
+def test_redact(text: str, expected: str) -> None:
+    assert redact(text) == expected

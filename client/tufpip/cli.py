@@ -1,28 +1,48 @@
 """The ``tufpip`` command: parse arguments, call ``Client``, map errors to exit codes.
 
-Every failure ends with one line on stderr (``tufpip: error: ...``) and the
-error's exit status (see ``errors.EXIT_CODES``); ``--debug`` adds the traceback.
-The client is imported once a command runs: ``--help`` needs only click.
+Rules:
+- Every failure ends with one line on stderr (``tufpip: error: ...``) and the
+  error's exit status (see ``errors.EXIT_CODES``), click's usage errors
+  included (exit 2); ``--debug`` adds the traceback.
+- ``--json`` makes a command print one JSON document on stdout, and only
+  that (the installer's own output goes to stderr); a failure is still one
+  line on stderr with its exit status.
+- Nothing printed or logged shows credentials of a URL (``urls.redact``).
+- ``install`` without ``--python`` goes into the active virtual environment,
+  as pip does; with none active it refuses tufpip's own environment unless
+  ``--target``, ``--prefix`` or ``--root`` sends the files elsewhere.
+- The client is imported once a command runs: ``--help`` needs only click.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sys
+import tempfile
 import traceback
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from tufpip import urls
 from tufpip.errors import EXIT_CODES, TufpipError, UsageError
 from tufpip.state import DEFAULT_NAME
 
 if TYPE_CHECKING:
     from tufpip.client import Client
+    from tufpip.installer import Installer, InstallerName
 
 _PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True}
+# Installs with these options write into a folder of their own, never into
+# the environment of the interpreter pip runs for.
+_ELSEWHERE = ("--target", "--prefix", "--root")
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _Group(click.Group):
@@ -33,15 +53,31 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except TufpipError as exc:
             if ctx.params.get("debug"):
-                traceback.print_exc()
-            click.echo(f"tufpip: error: {exc}", err=True)
+                click.echo(urls.redact(traceback.format_exc()), err=True, nl=False)
+            click.echo(f"tufpip: error: {urls.redact(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
+
+
+class _RedactingFormatter(logging.Formatter):
+    """Log lines (tracebacks included) with URL credentials hidden."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return urls.redact(super().format(record))
+
+
+def _json_option(command: F) -> F:
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print one JSON document on stdout."
+    )(command)
 
 
 @click.group(
     cls=_Group,
+    no_args_is_help=False,  # "Missing command": one line, as every usage error
+    context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Exit status: " + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()),
 )
+@click.version_option(package_name="tufpip", prog_name="tufpip", message="%(prog)s %(version)s")
 @click.option("--repository", metavar="NAME", help="Recorded repository to use (default: first).")
 @click.option("-v", "--verbose", is_flag=True, help="Show each verified target.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and HTTP requests.")
@@ -49,7 +85,7 @@ class _Group(click.Group):
 def cli(ctx: click.Context, repository: str | None, verbose: bool, debug: bool) -> None:
     """Install Python packages only after TUF verification."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("tufpip: %(message)s"))
+    handler.setFormatter(_RedactingFormatter("tufpip: %(message)s"))
     logger = logging.getLogger("tufpip")
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING)
@@ -70,79 +106,185 @@ def init(
     client: Client, url: str, root: Path | None, name: str, trust_on_first_use: bool, yes: bool
 ) -> None:
     """Record the repository at base URL, trusting the root metadata ROOT."""
+    url = urls.check(url)
     if root is not None:
         data = root.read_bytes()
     elif trust_on_first_use:
+        if not yes and not sys.stdin.isatty():
+            raise UsageError(
+                "no terminal to confirm the keys on: pass --yes after checking them another way,"
+                " or --root ROOT_JSON"
+            )
         metadata = client.fetch_first_root(url)
         roles = metadata.signed.roles["root"]
-        click.echo(f"root version {metadata.signed.version} of {url}", err=True)
+        click.echo(f"root version {metadata.signed.version} of {urls.redact(url)}", err=True)
         click.echo(f"threshold: {roles.threshold} of {len(roles.keyids)} root keys:", err=True)
         for keyid in roles.keyids:
             key = metadata.signed.keys[keyid]
             click.echo(f"  {keyid} ({key.keytype}, {key.scheme})", err=True)
-        if not yes and not click.confirm("Trust these keys?", err=True):
+        if not yes and not _confirm("Trust these keys?"):
             raise UsageError("not trusted: nothing recorded")
         data = metadata.to_bytes()
     else:
         raise UsageError("refusing to trust a repository without --root ROOT_JSON")
     repository = client.init(url, data, name)
-    click.echo(f"recorded repository {repository.name!r} at {repository.url}")
+    click.echo(f"recorded repository {repository.name!r} at {urls.redact(repository.url)}")
+
+
+def _confirm(question: str) -> bool:
+    """The user's answer; end of input or Ctrl-C is a no."""
+    try:
+        return click.confirm(question, err=True)
+    except click.Abort:
+        click.echo(err=True)
+        return False
 
 
 @cli.command(context_settings=_PASS_THROUGH)
 @click.option("--installer", type=click.Choice(["pip", "uv"]), default="pip", show_default=True)
-@click.option("--python", metavar="PATH", help="Install into the environment of this Python.")
+@click.option(
+    "--python",
+    metavar="PATH",
+    help="Install into the environment of this Python (default: the active virtual environment).",
+)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
-def install(client: Client, installer: str, python: str | None, args: tuple[str, ...]) -> None:
+def install(
+    client: Client, installer: InstallerName, python: str | None, args: tuple[str, ...]
+) -> None:
     """Install packages with pip's (or uv's) install options, from verified files only."""
-    from tufpip.installer import Installer
+    from tufpip.installer import Installer, target_python
 
-    client.install(args, Installer(installer, python))  # type: ignore[arg-type]
+    target = target_python(python, os.environ)
+    chosen = Installer(installer, target)
+    if target is None and not _installs_elsewhere(args, chosen):
+        raise UsageError(
+            "no active virtual environment to install into: activate one, or pass --python PATH"
+            f" (--python {sys.executable} installs into tufpip's own environment)"
+        )
+    client.install(args, chosen)
+
+
+def _installs_elsewhere(args: Sequence[str], installer: Installer) -> bool:
+    """Whether ``args`` send the install to ``--target``, ``--prefix`` or ``--root``.
+
+    The arguments are checked as the install checks them, so a refused
+    source or a bad option is reported as such, whatever the environment.
+    """
+    from tufpip.arguments import canonical_arguments
+    from tufpip.requirements import RequirementFiles
+
+    with tempfile.TemporaryDirectory(prefix="tufpip-") as folder:
+        files = RequirementFiles(Path(folder), installer.environ)
+        canonical = canonical_arguments(args, installer.options, files)
+    return any(argument.partition("=")[0] in _ELSEWHERE for argument in canonical)
 
 
 @cli.command(context_settings=_PASS_THROUGH)
 @click.option("-d", "--dest", type=click.Path(file_okay=False, path_type=Path), default=".")
-@click.option("--python", metavar="PATH", help="Resolve for the environment of this Python.")
+@click.option(
+    "--python",
+    metavar="PATH",
+    help="Resolve for the environment of this Python (default: the active virtual environment).",
+)
+@_json_option
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
-def download(client: Client, dest: Path, python: str | None, args: tuple[str, ...]) -> None:
+def download(
+    client: Client, dest: Path, python: str | None, as_json: bool, args: tuple[str, ...]
+) -> None:
     """Download resolved, verified distributions into DEST."""
-    from tufpip.installer import Installer
+    from tufpip.installer import Installer, target_python
 
-    client.download(args, dest, Installer("pip", python))
+    installer = Installer("pip", target_python(python, os.environ))
+    if not as_json:
+        client.download(args, dest, installer)
+        return
+    before = _files(dest)
+    with _stdout_on_stderr():
+        client.download(args, dest, installer)
+    saved = sorted(name for name, stamp in _files(dest).items() if before.get(name) != stamp)
+    _echo_json({"dest": str(dest.resolve()), "saved": saved})
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    """Size and modification time of each file in ``folder``, by name."""
+    if not folder.is_dir():
+        return {}
+    return {
+        f.name: (f.stat().st_size, f.stat().st_mtime_ns) for f in folder.iterdir() if f.is_file()
+    }
+
+
+@contextlib.contextmanager
+def _stdout_on_stderr() -> Iterator[None]:
+    """Send what the installer writes on stdout to stderr, so stdout holds the JSON only."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 @cli.command()
+@_json_option
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_obj
-def verify(client: Client, files: tuple[Path, ...]) -> None:
+def verify(client: Client, as_json: bool, files: tuple[Path, ...]) -> None:
     """Check that local FILES are exactly targets of the repository."""
     results = client.verify(files)
-    for result in results:
-        if result.error is None:
-            click.echo(f"OK {result.file}: {result.target}")
-        else:
-            click.echo(f"FAILED {result.error}", err=True)
+    if as_json:
+        _echo_json(
+            {
+                "results": [
+                    {
+                        "file": str(result.file),
+                        "target": result.target,
+                        "ok": result.error is None,
+                        "error": None if result.error is None else str(result.error),
+                    }
+                    for result in results
+                ]
+            }
+        )
+    else:
+        for result in results:
+            if result.error is None:
+                click.echo(f"OK {result.file}: {result.target}")
+            else:
+                click.echo(f"FAILED {result.error}", err=True)
     failures = [r.error for r in results if r.error is not None]
     if failures:
         raise failures[0]
 
 
 @cli.command(name="list")
+@_json_option
 @click.pass_obj
-def list_(client: Client) -> None:
+def list_(client: Client, as_json: bool) -> None:
     """List the projects the repository signs."""
-    for name in client.projects():
+    projects = client.projects()
+    if as_json:
+        _echo_json({"projects": projects})
+        return
+    for name in projects:
         click.echo(name)
 
 
 @cli.command()
+@_json_option
 @click.argument("name")
 @click.pass_obj
-def info(client: Client, name: str) -> None:
-    """Show the versions and files of project NAME."""
+def info(client: Client, as_json: bool, name: str) -> None:
+    """Show the versions and files of project NAME (as JSON: its signed PEP 691 page)."""
     page = client.project(name)
+    if as_json:
+        _echo_json(page)
+        return
     click.echo(f"{page['name']}: {', '.join(page.get('versions', []))}")
     for file in page["files"]:
         size, sha256 = file.get("size", "?"), file["hashes"]["sha256"]
@@ -150,7 +292,7 @@ def info(client: Client, name: str) -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_json_option
 @click.pass_obj
 def status(client: Client, as_json: bool) -> None:
     """Show trusted metadata versions, expiry, repository URL and cache size."""
@@ -158,15 +300,17 @@ def status(client: Client, as_json: bool) -> None:
 
 
 @cli.command()
+@_json_option
 @click.pass_obj
-def refresh(client: Client) -> None:
+def refresh(client: Client, as_json: bool) -> None:
     """Update the trusted metadata only."""
-    _print_status(client.refresh(), as_json=False)
+    _print_status(client.refresh(), as_json)
 
 
 def _print_status(report: dict[str, Any], as_json: bool) -> None:
+    report = {**report, "url": urls.redact(report["url"])}
     if as_json:
-        click.echo(json.dumps(report, indent=2))
+        _echo_json(report)
         return
     click.echo(f"repository {report['repository']}: {report['url']}")
     for role, state in report["roles"].items():
@@ -176,5 +320,21 @@ def _print_status(report: dict[str, Any], as_json: bool) -> None:
     click.echo(f"  cache: {cache['files']} files, {cache['bytes']} bytes")
 
 
+def _echo_json(document: object) -> None:
+    click.echo(json.dumps(document, indent=2))
+
+
 def main() -> None:
-    cli(prog_name="tufpip")
+    """Run the command; click's own errors become one line too (usage errors: exit 2)."""
+    try:
+        status = cli.main(prog_name="tufpip", standalone_mode=False)
+    except click.ClickException as exc:
+        message = urls.redact(exc.format_message())
+        if context := getattr(exc, "ctx", None):  # usage errors name their command
+            message = f"{message.rstrip('.')} (see '{context.command_path} -h')"
+        click.echo(f"tufpip: error: {message}", err=True)
+        status = exc.exit_code
+    except click.Abort:
+        click.echo("tufpip: error: interrupted", err=True)
+        status = 130
+    sys.exit(status if isinstance(status, int) else 0)

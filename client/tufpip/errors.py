@@ -8,6 +8,9 @@ Rules:
   the TUF reason: a rollback names both versions, a freeze names the expiry,
   tampering names the target path. python-tuf has no rollback exception: a
   rollback is a ``BadVersionNumberError`` whose message carries the versions.
+- A 401 is an authentication failure, and so is a 403 on metadata (a 403 on
+  a target may be a missing file on some static hosts). Credentials in URLs
+  are redacted (``urls.redact``) in every message made here.
 """
 
 from __future__ import annotations
@@ -76,6 +79,12 @@ class Unreachable(TufpipError):
     exit_code = 6
 
 
+class AuthenticationFailed(TufpipError):
+    """The repository refused the credentials (HTTP 401, or 403 on metadata)."""
+
+    exit_code = 8
+
+
 class StateError(TufpipError):
     """tufpip's own state: no repository recorded, unknown name, unreadable files."""
 
@@ -85,13 +94,15 @@ class StateError(TufpipError):
 EXIT_CODES: dict[int, str] = {
     0: "success",
     1: "the installer failed for a reason of its own (its output says why)",
-    2: "usage error (unknown command or bad option)",
+    2: "usage error: unknown command, bad option or URL, nothing to install into",
     3: "refused: an option or requirement names another package source",
     4: "verification failed: rollback, freeze, tampering, bad signatures, or a signed file"
     " whose dependencies name a URL",
     5: "not found: the repository signs no such project or file",
     6: "network: the repository could not be reached",
     7: "local state: no repository recorded, unknown repository, unreadable state",
+    8: "authentication: the repository refused the credentials (URL or ~/.netrc)",
+    130: "interrupted",
 }
 
 _TIMESTAMP_ROLLBACK = re.compile(r"New timestamp version (\d+) must be >= (\d+)")
@@ -116,9 +127,12 @@ def translate(
     when the error happened (``None`` while refreshing metadata), and
     ``timestamp_expiry`` the expiry of the newest verified timestamp, when known.
     """
+    from tufpip.urls import redact  # urls raises this module's UsageError
+
     if isinstance(error, TufpipError):
         return error
-    message = str(error)
+    repository = redact(repository)
+    message = redact(str(error))
     if isinstance(error, tuf_exc.BadVersionNumberError):
         return _rollback(message)
     if isinstance(error, tuf_exc.ExpiredMetadataError):
@@ -134,11 +148,18 @@ def translate(
         return VerificationError(f"metadata not signed by trusted keys: {message}")
     if isinstance(error, tuf_exc.RepositoryError | tuf_exc.DownloadLengthMismatchError):
         return VerificationError(f"metadata failed verification: {message}")
+    if isinstance(error, tuf_exc.DownloadHTTPError) and (
+        error.status_code == 401 or (error.status_code == 403 and target is None)
+    ):
+        return AuthenticationFailed(
+            f"authentication failed for {repository} (HTTP {error.status_code}):"
+            " check credentials or ~/.netrc"
+        )
     if isinstance(error, tuf_exc.DownloadHTTPError):
         what = target or "metadata"
         return Unreachable(f"{repository} answered HTTP {error.status_code} for {what}")
     if isinstance(error, tuf_exc.DownloadError):
-        return Unreachable(f"cannot reach repository {repository}: {_cause(error)}")
+        return Unreachable(f"cannot reach repository {repository}: {redact(_cause(error))}")
     if isinstance(error, OSError):
         return StateError(f"cannot use tufpip's local state: {error}")
     return TufpipError(f"{type(error).__name__}: {message}")

@@ -36,6 +36,8 @@ import urllib3
 from tuf.api import exceptions
 from tuf.ngclient import FetcherInterface
 
+from tufpip.urls import redact
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -198,11 +200,16 @@ class RequestsFetcher(FetcherInterface):
         if scheme in ("http", "https"):
             return self._fetch_http(url)
         raise exceptions.DownloadError(
-            f"cannot download {url}: unsupported URL scheme {scheme!r} (use http, https or file)"
+            f"cannot download {redact(url)}: unsupported URL scheme {scheme!r}"
+            " (use http, https or file)"
         )
 
     def _fetch_http(self, url: str) -> Iterator[bytes]:
-        """Send the GET request and check the status before streaming the body."""
+        """Send the GET request and check the status before streaming the body.
+
+        Messages show the URL without its credentials (``urls.redact``).
+        """
+        shown = redact(url)
         try:
             response = self._session.get(
                 url,
@@ -211,26 +218,27 @@ class RequestsFetcher(FetcherInterface):
             )
         except requests.exceptions.ConnectTimeout as e:
             raise exceptions.SlowRetrievalError(
-                f"cannot reach {url}: no connection within {self.connect_timeout:g} s"
+                f"cannot reach {shown}: no connection within {self.connect_timeout:g} s"
             ) from e
         except requests.exceptions.ReadTimeout as e:
             raise exceptions.SlowRetrievalError(
-                f"no answer from {url} within {self.read_timeout:g} s"
+                f"no answer from {shown} within {self.read_timeout:g} s"
             ) from e
         except requests.exceptions.TooManyRedirects as e:
-            raise exceptions.DownloadError(f"cannot download {url}: too many redirects") from e
+            raise exceptions.DownloadError(f"cannot download {shown}: too many redirects") from e
         except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as e:
-            raise exceptions.DownloadError(f"cannot download {url}: invalid URL ({e})") from e
+            problem = f"invalid URL ({redact(str(e))})"
+            raise exceptions.DownloadError(f"cannot download {shown}: {problem}") from e
         except requests.exceptions.ConnectionError as e:
-            raise exceptions.DownloadError(f"cannot reach {url}: {_connection_problem(e)}") from e
+            raise exceptions.DownloadError(f"cannot reach {shown}: {_connection_problem(e)}") from e
         except requests.exceptions.RequestException as e:
-            raise exceptions.DownloadError(f"cannot download {url}: {e}") from e
+            raise exceptions.DownloadError(f"cannot download {shown}: {redact(str(e))}") from e
 
         status = response.status_code
         if not 200 <= status < 300:
             response.close()
             reason = f" {response.reason}" if response.reason else ""
-            raise exceptions.DownloadHTTPError(f"HTTP {status}{reason} for {url}", status)
+            raise exceptions.DownloadHTTPError(f"HTTP {status}{reason} for {shown}", status)
 
         return self._http_chunks(url, response)
 
@@ -242,6 +250,7 @@ class RequestsFetcher(FetcherInterface):
         the metadata describes. Each read returns what has arrived (``read1``),
         so the average speed is checked as bytes come in, however slowly.
         """
+        shown = redact(url)
         start = time.monotonic()
         received = 0
         try:
@@ -250,17 +259,17 @@ class RequestsFetcher(FetcherInterface):
                 elapsed = time.monotonic() - start
                 if elapsed > self.read_timeout and received < self.min_speed * elapsed:
                     raise exceptions.SlowRetrievalError(
-                        f"download of {url} too slow: {received} bytes in {elapsed:.1f} s "
+                        f"download of {shown} too slow: {received} bytes in {elapsed:.1f} s "
                         f"(at least {self.min_speed:g} bytes/s needed)"
                     )
                 yield chunk
         except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as e:
             raise exceptions.SlowRetrievalError(
-                f"download of {url} stalled: no data for {self.read_timeout:g} s"
+                f"download of {shown} stalled: no data for {self.read_timeout:g} s"
             ) from e
         except (urllib3.exceptions.HTTPError, OSError) as e:
             raise exceptions.DownloadError(
-                f"download of {url} broke off: {_connection_problem(e)}"
+                f"download of {shown} broke off: {_connection_problem(e)}"
             ) from e
         finally:
             response.close()

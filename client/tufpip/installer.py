@@ -1,6 +1,9 @@
 """Running pip or uv as a subprocess against the verifying index, and nothing else.
 
 Rules:
+- The target environment is pip's: ``--python`` if given, else the active
+  virtual environment (``VIRTUAL_ENV``), else none (``target_python``); the
+  command line then refuses to install into tufpip's own environment.
 - The installer is given only arguments tufpip built (``arguments``) and
   runs in a private empty folder, so nothing in the user's current folder
   (a ``pip.py``, a requirements file, a wheel) can be imported or read.
@@ -68,6 +71,22 @@ def jailed_environment(environ: Mapping[str, str], index_url: str) -> dict[str, 
         env[variable] = env[variable.upper()] = proxy
     env["PIP_CONFIG_FILE"] = os.devnull
     return env
+
+
+def target_python(python: str | None, environ: Mapping[str, str]) -> str | None:
+    """The interpreter of the environment to install into, as pip chooses it.
+
+    ``python`` when given, else the active virtual environment's
+    (``VIRTUAL_ENV`` set and its ``bin/python`` present), else None: only
+    tufpip's own interpreter is left.
+    """
+    if python:
+        return python
+    if active := environ.get("VIRTUAL_ENV"):
+        candidate = Path(active) / "bin" / "python"
+        if candidate.exists():
+            return str(candidate)
+    return None
 
 
 class Installer:

@@ -54,6 +54,7 @@ from tuf.api import exceptions as tuf_exc
 from tufindex import targetpaths
 from tufpip.errors import NotFound, UnsignedDependency, translate
 from tufpip.state import PRIVATE_FILE, Repository, make_private_folder
+from tufpip.urls import redact
 
 if TYPE_CHECKING:
     from tuf.api.metadata import TargetFile
@@ -240,7 +241,7 @@ class Session:
             # failed is that metadata, not the target, whose bytes were not read.
             raise self._translate(exc) from exc
         if info is None:
-            raise NotFound(f"{path} is not signed by repository {self.repository.url}")
+            raise NotFound(f"{path} is not signed by repository {redact(self.repository.url)}")
         return info
 
     def _active_updater(self) -> Updater:

@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tufpip import urls
 from tufpip.errors import StateError
 
 HOME_VARIABLE = "TUFPIP_HOME"
@@ -185,15 +186,13 @@ class Home:
         raise StateError(f"no repository named {name!r} (recorded: {known})")
 
     def new(self, name: str, url: str) -> Repository:
-        """A repository not yet recorded (refuses a name already in use or a bad URL)."""
+        """A repository not yet recorded (refuses a name already in use, or a bad URL: exit 2)."""
         if not _NAME.match(name):
             raise StateError(f"{name!r} is not a valid repository name")
-        if not url.startswith(("http://", "https://", "file://")):
-            raise StateError(f"{url!r} is not an http://, https:// or file:// URL")
+        url = urls.check(url)
         recorded = self.repositories()
         if any(r.name == name for r in recorded):
             raise StateError(f"a repository named {name!r} is already recorded")
-        url = url.rstrip("/")
         repository = self._repository(name, url, stable_port(name, url, {r.port for r in recorded}))
         self._refuse_unsafe(repository)
         if repository.path.exists():

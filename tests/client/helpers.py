@@ -20,12 +20,14 @@ from tests.support.repositories import role_signers
 
 @dataclass
 class Tufpip:
-    """The ``tufpip`` command with its own TUFPIP_HOME."""
+    """The ``tufpip`` command with its own TUFPIP_HOME, run without a terminal
+    and outside any virtual environment the tests themselves run in."""
 
     home: Path
 
     def env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ, TUFPIP_HOME=str(self.home))
+        env.pop("VIRTUAL_ENV", None)
         env.update(extra)
         return env
 
@@ -35,7 +37,12 @@ class Tufpip:
         """Run ``tufpip ARGS`` (with the user's ``umask`` if it is >= 0)."""
         command = [sys.executable, "-m", "tufpip", *map(str, args)]
         return subprocess.run(
-            command, capture_output=True, text=True, env=self.env(**extra), umask=umask
+            command,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=self.env(**extra),
+            umask=umask,
         )
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import stat
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from securesystemslib.signer import Signer
@@ -48,15 +50,40 @@ def build_repository(root: Path, files: list[Path], *init_args: str) -> Workspac
 
 
 @contextmanager
-def served(workspace: Workspace) -> Iterator[str]:
-    """Serve a workspace on 127.0.0.1; yield its base URL."""
+def served(workspace: Workspace, credentials: str | None = None) -> Iterator[str]:
+    """Serve a workspace on 127.0.0.1; yield its base URL.
+
+    With ``credentials`` (``"user:password"``) every request without them
+    gets 401, as a repository behind HTTP basic authentication answers.
+    """
     server = RepositoryServer(workspace)
+    if credentials is not None:
+        server.RequestHandlerClass = _requiring(server.RequestHandlerClass, credentials)
     server.start_background()
     try:
         yield server.url
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _requiring(
+    handler: type[BaseHTTPRequestHandler], credentials: str
+) -> type[BaseHTTPRequestHandler]:
+    """``handler`` answering 401 unless a request carries basic auth ``credentials``."""
+    expected = "Basic " + base64.b64encode(credentials.encode()).decode()
+
+    class BasicAuth(handler):  # type: ignore[misc,valid-type]
+        def send_head(self):  # type: ignore[no-untyped-def]
+            if self.headers.get("Authorization") == expected:
+                return super().send_head()
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="repository"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+
+    return BasicAuth
 
 
 def role_signers(root: Path, role: str) -> list[Signer]:

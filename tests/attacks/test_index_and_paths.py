@@ -103,7 +103,6 @@ TRICKS = [
 SAME_FILE = [
     # spellings an HTTP server may read as the wheel's own path: only its verified bytes
     "//packages/beta/beta-1.0-py3-none-any.whl",
-    "http://127.0.0.1:1/packages/beta/beta-1.0-py3-none-any.whl",
     "/packages/beta/beta-1.0-py3-none-any.whl?x=/../../keys",
     "/packages/beta/beta%2D1.0-py3-none-any.whl",
 ]
@@ -139,6 +138,18 @@ def test_other_spellings_of_a_file_get_its_verified_bytes(
     status, body = get(index_port, path)
     wheel = mirror.workspace / mirror.forger.target_url(WHEEL).lstrip("/")
     assert status == 404 or (status == 200 and body == wheel.read_bytes())
+
+
+def test_absolute_form_requests_get_the_index_or_nothing(index_port: int, mirror: Mirror) -> None:
+    """The index is the installer's only proxy: a request in absolute form for its
+    own origin gets the verified bytes; one for any other origin is refused."""
+    wheel = mirror.workspace / mirror.forger.target_url(WHEEL).lstrip("/")
+    own = f"http://127.0.0.1:{index_port}/packages/beta/beta-1.0-py3-none-any.whl"
+    assert get(index_port, own) == (200, wheel.read_bytes())
+    for other in ("http://127.0.0.1:1/", "https://127.0.0.1:{port}/", "http://localhost:{port}/"):
+        url = other.format(port=index_port) + "packages/beta/beta-1.0-py3-none-any.whl"
+        status, body = get(index_port, url)
+        assert status == 403 and b"outside the verified index" in body, url
 
 
 def test_names_normalizing_to_a_project_get_that_project_only(index_port: int) -> None:

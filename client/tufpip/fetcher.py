@@ -23,7 +23,7 @@ import socket
 import ssl
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from http.cookiejar import DefaultCookiePolicy
 from importlib import metadata
 from typing import IO
@@ -36,6 +36,7 @@ import urllib3
 from tuf.api import exceptions
 from tuf.ngclient import FetcherInterface
 
+from tufpip.errors import UsageError
 from tufpip.urls import redact
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,9 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 30.0
 """Seconds to wait for the next bytes of a response before giving up."""
 
+TIMEOUT_VARIABLE = "TUFPIP_TIMEOUT"
+"""Sets the read timeout in seconds (slow networks, or tests that need no 30 s wait)."""
+
 DEFAULT_CHUNK_SIZE = 64 * 1024
 """Bytes per chunk: small enough that ngclient cuts oversized files early."""
 
@@ -54,6 +58,24 @@ DEFAULT_MIN_SPEED = 8 * 1024
 seconds: a mirror that trickles (each byte well within the read timeout) is
 cut off too. A download therefore ends, done or failed, within twice the read
 timeout or at this average speed (TUF's slow retrieval attack)."""
+
+
+def configured_read_timeout(environ: Mapping[str, str]) -> float:
+    """``TUFPIP_TIMEOUT`` in seconds if set, else ``DEFAULT_READ_TIMEOUT``.
+
+    Raises:
+        UsageError: The variable is not a positive number.
+    """
+    value = environ.get(TIMEOUT_VARIABLE)
+    if not value:
+        return DEFAULT_READ_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise UsageError(f"{TIMEOUT_VARIABLE}={value!r} is not a positive number of seconds")
+    return seconds
 
 
 def _tufpip_version() -> str:
@@ -139,7 +161,8 @@ class RequestsFetcher(FetcherInterface):
     Args:
         connect_timeout: Seconds allowed to establish a connection.
         read_timeout: Seconds allowed between two received chunks; a server
-            that stalls longer raises ``SlowRetrievalError``.
+            that stalls longer raises ``SlowRetrievalError``. Default:
+            ``TUFPIP_TIMEOUT`` if set, else ``DEFAULT_READ_TIMEOUT``.
         chunk_size: Bytes read per chunk at most.
         user_agent: User-Agent header; defaults to ``tufpip/<version> ...``.
         min_speed: Bytes per second a download must average once it has run
@@ -150,11 +173,13 @@ class RequestsFetcher(FetcherInterface):
     def __init__(
         self,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        read_timeout: float | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         user_agent: str | None = None,
         min_speed: float = DEFAULT_MIN_SPEED,
     ) -> None:
+        if read_timeout is None:
+            read_timeout = configured_read_timeout(os.environ)
         if connect_timeout <= 0 or read_timeout <= 0 or min_speed < 0:
             raise ValueError("timeouts must be positive, min_speed not negative")
         if chunk_size <= 0:

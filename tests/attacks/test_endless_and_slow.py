@@ -6,11 +6,12 @@ maximum for metadata (ngclient: root 512 kB, timestamp 16 kB, snapshot
 2 MB, targets 5 MB, unless a signed length is known), with memory bounded.
 
 Slow retrieval: a mirror that stops sending is cut off by the fetcher's
-read timeout (``tufpip.fetcher.DEFAULT_READ_TIMEOUT``, 30 s between two
-reads; 10 s to connect). A mirror that trickles (one byte at a time, never
-30 s apart) is cut off by the minimum average speed the fetcher demands once
-a download has run for the read timeout (``DEFAULT_MIN_SPEED``): every
-download ends within twice the read timeout unless it is fast enough.
+read timeout (``tufpip.fetcher.DEFAULT_READ_TIMEOUT``, 30 s between two reads by
+default, ``TUFPIP_TIMEOUT`` to change it; 10 s to connect). A mirror that
+trickles (one byte at a time, never a read timeout apart) is cut off by
+the minimum average speed the fetcher demands once a download has run for
+the read timeout (``DEFAULT_MIN_SPEED``): every download ends within twice
+the read timeout unless it is fast enough.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from tuf.api import exceptions as tuf_exc
 
 from tests.attacks.attacker import endless, stall, trickle
 from tests.attacks.checks import Client, Mirror, assert_recovers, assert_refused, tree
-from tufpip.fetcher import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, RequestsFetcher
+from tufpip.fetcher import DEFAULT_CONNECT_TIMEOUT, TIMEOUT_VARIABLE, RequestsFetcher
 
 WHEEL = "packages/beta/beta-1.0-py3-none-any.whl"
 MAX_RSS_KB = 250 * 1024  # the client process, pip included, well below an endless stream
@@ -75,19 +76,26 @@ def test_endless_metadata_stops_at_maximum(
     assert_recovers(client, mirror, venv2)
 
 
-@pytest.mark.slow
 def test_stalled_mirror_times_out(mirror: Mirror, client: Client, venv: Path, venv2: Path) -> None:
-    """Headers, then silence: the read timeout (30 s) ends the run, with its reason."""
+    """Headers, then silence: the read timeout (``TUFPIP_TIMEOUT``, here 2 s instead of
+    the default 30 s) ends the run, with its reason."""
     mirror.server.attack("/metadata/timestamp.json", stall())
     before = tree(venv)
-    bound = DEFAULT_CONNECT_TIMEOUT + DEFAULT_READ_TIMEOUT + 10
+    read_timeout = 2
+    bound = DEFAULT_CONNECT_TIMEOUT + read_timeout + 10
 
-    run = client.install(venv, "beta", timeout=bound + 30)
+    run = client.install(venv, "beta", timeout=bound + 30, env={TIMEOUT_VARIABLE: "2"})
 
-    assert_refused(run, "timestamp.json", ("stalled", "no answer"), "30 s", code=6)
-    assert DEFAULT_READ_TIMEOUT <= run.seconds < bound
+    assert_refused(run, "timestamp.json", ("stalled", "no answer"), "2 s", code=6)
+    assert read_timeout <= run.seconds < bound
     assert tree(venv) == before
     assert_recovers(client, mirror, venv2)
+
+
+def test_timeout_setting_must_be_a_positive_number(client: Client, venv: Path) -> None:
+    for value in ("0", "-1", "soon", "inf"):
+        run = client.install(venv, "beta", env={TIMEOUT_VARIABLE: value})
+        assert_refused(run, TIMEOUT_VARIABLE, "positive number", code=2)
 
 
 def test_trickling_mirror_is_cut_off(mirror: Mirror) -> None:

@@ -50,6 +50,7 @@ from repo_sign import keys
 from repo_sign.bins import delegated_bins
 from repo_sign.errors import ConflictingFile, KeyUnavailable, PolicyError, ThresholdNotMet
 from repo_sign.fsutil import PRIVATE_FOLDER, make_folder, write_atomic
+from repo_sign.keys import short_keyid
 from repo_sign.policy import BINS_PREFIX, Policy
 from repo_sign.repository import SignedRepository, expiry, initial_metadata, now
 from repo_sign.workspace import Workspace
@@ -66,10 +67,6 @@ def digest(md: Metadata) -> str:
     """
     hexdigest = hashlib.sha256(md.signed_bytes).hexdigest()[:16]
     return " ".join(hexdigest[i : i + 4] for i in range(0, 16, 4))
-
-
-def short(keyid: str) -> str:
-    return keyid[:16]
 
 
 # ---- who trusts whom ---------------------------------------------------------
@@ -133,7 +130,7 @@ def lint(md: Metadata) -> None:
         actual = keys.keyid_of(key.to_dict())
         if actual != keyid:
             raise PolicyError(
-                f"key id {short(keyid)} does not match its key ({short(actual)}): "
+                f"key id {short_keyid(keyid)} does not match its key ({short_keyid(actual)}): "
                 "the key or its id was edited"
             )
     seen_keyvals: dict[str, str] = {}
@@ -141,7 +138,8 @@ def lint(md: Metadata) -> None:
         public = str(key.keyval.get("public"))
         if public in seen_keyvals:
             raise PolicyError(
-                f"keys {short(seen_keyvals[public])} and {short(keyid)} are the same key"
+                f"keys {short_keyid(seen_keyvals[public])} and {short_keyid(keyid)} "
+                "are the same key"
             )
         seen_keyvals[public] = keyid
     for role, trust in delegations_of(signed).items():
@@ -149,7 +147,9 @@ def lint(md: Metadata) -> None:
             raise PolicyError(f"{role} lists a key twice")
         for keyid in trust.keyids:
             if keyid not in store:
-                raise PolicyError(f"{role} names key {short(keyid)}, which is not in the metadata")
+                raise PolicyError(
+                    f"{role} names key {short_keyid(keyid)}, which is not in the metadata"
+                )
         if not 1 <= trust.threshold <= len(trust.keyids):
             raise PolicyError(
                 f"{role}: a threshold of {trust.threshold} needs between 1 and "
@@ -179,12 +179,12 @@ def apply_change(signed: Signed, change: KeyChange) -> None:
     added = [k.keyid for k in change.add]
     for keyid in added:
         if added.count(keyid) > 1:
-            raise PolicyError(f"key {short(keyid)} is given twice")
+            raise PolicyError(f"key {short_keyid(keyid)} is given twice")
         if keyid in trust.keyids:
-            raise PolicyError(f"key {short(keyid)} is already a {change.role} key")
+            raise PolicyError(f"key {short_keyid(keyid)} is already a {change.role} key")
     for keyid in change.remove:
         if keyid not in trust.keyids:
-            raise PolicyError(f"key {short(keyid)} is not a {change.role} key")
+            raise PolicyError(f"key {short_keyid(keyid)} is not a {change.role} key")
     if isinstance(signed, Root):
         for keyid in change.remove:
             signed.revoke_key(keyid, change.role)
@@ -270,10 +270,12 @@ class Proposal:
         try:
             signature = md.sign(signer, append=True)
         except UnsignedMetadataError as exc:
-            raise KeyUnavailable(f"key {short(keyid)} could not sign: {exc}") from exc
+            raise KeyUnavailable(f"key {short_keyid(keyid)} could not sign: {exc}") from exc
         if not _valid(signer.public_key, signature, md.signed_bytes):
             md.signatures.pop(keyid, None)
-            raise KeyUnavailable(f"the signature by {short(keyid)} does not verify with its key")
+            raise KeyUnavailable(
+                f"the signature by {short_keyid(keyid)} does not verify with its key"
+            )
         return True
 
 
@@ -417,7 +419,7 @@ class ThresholdCount:
 
     def missing(self, label: bool = True) -> str:
         """How many more signatures are needed, and from which keys."""
-        unsigned = ", ".join(short(k) for k in self.keyids if k not in self.signed)
+        unsigned = ", ".join(short_keyid(k) for k in self.keyids if k not in self.signed)
         source = f" from {self.label}" if label else ""
         return f"{self.needed} more needed{source} (any of: {unsigned})"
 
@@ -449,9 +451,11 @@ class SignatureStatus:
         out += [f"  {c.line()}" for c in self.counts]
         for c in self.counts:
             if c.signed:
-                out.append(f"  signed by ({c.label}): {', '.join(short(k) for k in c.signed)}")
+                out.append(
+                    f"  signed by ({c.label}): {', '.join(short_keyid(k) for k in c.signed)}"
+                )
         if self.other_signatures:
-            others = ", ".join(short(k) for k in self.other_signatures)
+            others = ", ".join(short_keyid(k) for k in self.other_signatures)
             if self.complete:
                 out.append(f"  signatures that count for no threshold: {others}")
             else:
@@ -479,7 +483,7 @@ class SignatureStatus:
             if keyid in new.signed and keyid not in old.signed:
                 now_met = " (now met)" if new.met and not old.met else ""
                 out.append(f"counts for {new.label}: {len(new.signed)} of {new.threshold}{now_met}")
-        return out or [f"key {short(keyid)} counts for no threshold known here"]
+        return out or [f"key {short_keyid(keyid)} counts for no threshold known here"]
 
     def relevant_keyids(self) -> set[str]:
         return {k for c in self.counts for k in c.keyids}
@@ -816,7 +820,7 @@ class Ceremony:
         """Move private key files of keys no role trusts any more to ``keys/retired/``."""
         retired = []
         for keyid in sorted(keyids):
-            for private in sorted(self.workspace.keys.glob(f"*-{short(keyid)}")):
+            for private in sorted(self.workspace.keys.glob(f"*-{short_keyid(keyid)}")):
                 target = self.workspace.keys / "retired" / private.name
                 make_folder(target.parent, PRIVATE_FOLDER)
                 private.rename(target)
@@ -884,7 +888,7 @@ def sync_policy(policy: Policy, repo: SignedRepository, workspace: Workspace) ->
             role_policy.threshold = trust.threshold
             signers = {}
             for keyid in trust.keyids:
-                name = f"{role}-{short(keyid)}"
+                name = f"{role}-{short_keyid(keyid)}"
                 if keyid in role_policy.signers:
                     signers[keyid] = role_policy.signers[keyid]
                 elif (workspace.keys / name).exists():

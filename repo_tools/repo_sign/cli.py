@@ -247,7 +247,7 @@ def status_(ctx: click.Context, repo: Path | None, as_json: bool) -> None:
     click.echo(f"{'role':<12} {'version':>7}  {'expires':<20} {'signed':>6}  keys")
     for name, s in report.roles.items():
         signed = f"{s.signatures}/{s.threshold}"
-        keyids = ", ".join(k[:16] for k in s.keys)
+        keyids = ", ".join(map(keys.short_keyid, s.keys))
         click.echo(f"{name:<12} {s.version:>7}  {s.expires:<20} {signed:>6}  {keyids}")
     for warning in report.warnings:
         click.echo(f"warning: {warning}")

@@ -27,11 +27,11 @@ from repo_sign.ceremony import (
     lint,
     resolve_keyid,
     review,
-    short,
     signature_status,
 )
 from repo_sign.cli import passphrase_provider, repo_option, workspace_of
 from repo_sign.errors import KeyUnavailable, PolicyError
+from repo_sign.keys import short_keyid
 from repo_sign.policy import BINS_PREFIX, ONLINE_ROLES
 from repo_sign.rotation import KeyProposals, KeyRotation
 from repo_sign.workspace import Workspace
@@ -182,7 +182,7 @@ def propose(
     (proposal,) = result.proposals
     for key in added:
         if key_role in ONLINE_ROLES and key.keyid in beside:
-            click.echo(f"new {key_role} key {short(key.keyid)}: "
+            click.echo(f"new {key_role} key {short_keyid(key.keyid)}: "
                        f"keys/{keys.private_key_name(key_role, key)}")  # fmt: skip
     _echo_lines(c.review(proposal).lines())
     click.echo(f"proposal: {proposal.path}")
@@ -224,12 +224,12 @@ def sign(
     relevant = before.relevant_keyids()
     if keyid not in relevant and before.complete:
         raise PolicyError(
-            f"key {short(keyid)} counts for no threshold of {proposal.role} version "
+            f"key {short_keyid(keyid)} counts for no threshold of {proposal.role} version "
             f"{proposal.version}: signing with it would add nothing"
         )
     if keyid not in relevant:
-        click.echo(f"note: key {short(keyid)} is not a key of this proposal: it counts only if "
-                   "the current root trusts it", err=True)  # fmt: skip
+        click.echo(f"note: key {short_keyid(keyid)} is not a key of this proposal: it counts "
+                   "only if the current root trusts it", err=True)  # fmt: skip
     if not yes:
         click.confirm(
             f"Sign {proposal.role} version {proposal.version} (digest {proposal.digest}) "
@@ -238,11 +238,11 @@ def sign(
             err=True,
         )
     if not proposal.sign(signer):
-        click.echo(f"{short(keyid)} had already signed: nothing changed")
+        click.echo(f"{short_keyid(keyid)} had already signed: nothing changed")
         _echo_lines(before.lines())
         return
     proposal.write()
-    click.echo(f"signed by {short(keyid)}; {proposal.path} holds "
+    click.echo(f"signed by {short_keyid(keyid)}; {proposal.path} holds "
                f"{len(proposal.metadata.signatures)} signature(s)")  # fmt: skip
     after = signature_status(proposal.metadata, delegator)
     _echo_lines([f"this signature {line}" for line in after.gained(before, keyid)])
@@ -303,7 +303,7 @@ def discard(ctx: click.Context, repo: Path | None, role: str) -> None:
 
 def _report(c: Ceremony, result: KeyProposals) -> None:
     for new in result.new_keys:
-        click.echo(f"new {new.role} key {short(new.public.keyid)}: keys/{new.name}")
+        click.echo(f"new {new.role} key {short_keyid(new.public.keyid)}: keys/{new.name}")
     for proposal in result.proposals:
         _echo_lines(c.review(proposal).lines())
         click.echo(f"proposal: {proposal.path}")

@@ -248,7 +248,9 @@ class SignedRepository(Repository):
         if keyid not in self._signers:
             reference = self.policy.signers().get(keyid)
             if reference is None:
-                raise ThresholdNotMet(f"repo-sign.toml names no signer for key {keyid[:16]}")
+                raise ThresholdNotMet(
+                    f"repo-sign.toml names no signer for key {keys.short_keyid(keyid)}"
+                )
             self._signers[keyid] = keys.load_signer(
                 reference,
                 public_key,

@@ -117,8 +117,8 @@ class KeyRotation:
                     drafts.append(self.ceremony.draft(repo, delegator, changes, expires_days))
             if add_keys and not used_add_keys:
                 raise PolicyError(
-                    f"{keyid[:16]} is an online key: revoke makes its replacement itself "
-                    "(--add-key replaces root or targets keys)"
+                    f"{keys.short_keyid(keyid)} is an online key: revoke makes its replacement "
+                    "itself (--add-key replaces root or targets keys)"
                 )
             return self._stage(drafts, new)
 

@@ -17,7 +17,8 @@ import click
 
 from repo_sign import __version__, keys
 from repo_sign.bins import rebin as rebin_repository
-from repo_sign.ceremony import Proposal, review
+from repo_sign.ceremony.proposal import Proposal
+from repo_sign.ceremony.review import review
 from repo_sign.distributions import inspect
 from repo_sign.errors import PassphraseRequired, RepoSignError
 from repo_sign.expiry import refresh, status

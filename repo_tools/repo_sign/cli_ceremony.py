@@ -16,7 +16,7 @@ from repo_sign import keys
 from repo_sign.ceremony.holder import Comparison, HolderSigning
 from repo_sign.ceremony.proposal import PROPOSAL_ROLES, Proposal
 from repo_sign.ceremony.staging import Ceremony
-from repo_sign.cli import passphrase_provider, repo_option, workspace_of
+from repo_sign.cli_support import echo_lines, passphrase_provider, repo_option, workspace_of
 from repo_sign.errors import KeyUnavailable
 from repo_sign.policy import BINS_PREFIX
 from repo_sign.rotation import KeyRotation
@@ -44,11 +44,6 @@ trusted_option = click.option(
     help="Without a workspace: the current version to compare with (metadata/root.json; for "
          "a targets proposal also the root it is checked against). Repeatable.",
 )  # fmt: skip
-
-
-def _echo_lines(lines: list[str]) -> None:
-    for line in lines:
-        click.echo(line)
 
 
 def _public_keys(references: tuple[str, ...]) -> tuple[Key, ...]:
@@ -115,7 +110,7 @@ def propose(
     """Stage the next version of ROLE (root or targets) for key holders to sign."""
     c = _ceremony(ctx, repo)
     result = KeyRotation(c).propose(role, key_role, add_keys, remove_keys, threshold, expires_days)
-    _echo_lines(result.lines())
+    echo_lines(result.lines())
 
 
 @ceremony.command()
@@ -139,12 +134,12 @@ def sign(
 ) -> None:
     """Review PROPOSAL_FILE and add a signature with one key. No workspace needed."""
     signing = HolderSigning.open(proposal_file, _optional_ceremony(ctx, repo), trusted)
-    _echo_lines(signing.review())
+    echo_lines(signing.review())
     for note in signing.use_key(key_ref, passphrase_provider, public_key):
         click.echo(note, err=True)
     if not yes:
         click.confirm(signing.question(), abort=True, err=True)
-    _echo_lines(signing.sign())
+    echo_lines(signing.sign())
 
 
 @ceremony.command()
@@ -163,7 +158,7 @@ def status(
         if not proposals:
             click.echo("no proposal is staged")
     for proposal in proposals:
-        _echo_lines(
+        echo_lines(
             Comparison.of(proposal, _optional_ceremony(ctx, repo), trusted).describe(proposal)
         )
 
@@ -176,7 +171,7 @@ def publish(ctx: click.Context, repo: Path | None, proposal_files: tuple[Path, .
     """Verify proposals as clients will and publish them (default: every staged one)."""
     c = _ceremony(ctx, repo)
     proposals = [Proposal.read(path) for path in proposal_files] or None
-    _echo_lines(c.publish(proposals).lines())
+    echo_lines(c.publish(proposals).lines())
 
 
 @ceremony.command()
@@ -203,7 +198,7 @@ def rotate(
     ctx: click.Context, repo: Path | None, role: str, key_type: str, expires_days: float | None
 ) -> None:
     """Make a new key for an online ROLE and propose trusting it instead of the old one."""
-    _echo_lines(KeyRotation(_ceremony(ctx, repo), key_type).rotate(role, expires_days).lines())
+    echo_lines(KeyRotation(_ceremony(ctx, repo), key_type).rotate(role, expires_days).lines())
 
 
 @click.command()
@@ -225,10 +220,8 @@ def revoke(
 ) -> None:
     """Propose removing a compromised key (KEYID, prefix or .pub) from every role."""
     rotation = KeyRotation(_ceremony(ctx, repo), key_type)
-    _echo_lines(rotation.revoke(keyid, _public_keys(add_keys), expires_days).lines())
+    echo_lines(rotation.revoke(keyid, _public_keys(add_keys), expires_days).lines())
 
 
-def register(cli: click.Group) -> None:
-    """Add these commands to the ``repo-sign`` group."""
-    for command in (key, ceremony, rotate, revoke):
-        cli.add_command(command)
+# The commands ``cli`` adds to the ``repo-sign`` group.
+COMMANDS = (key, ceremony, rotate, revoke)

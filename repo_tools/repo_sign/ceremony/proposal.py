@@ -31,10 +31,9 @@ from repo_sign.errors import ConflictingFile, KeyUnavailable, PolicyError
 from repo_sign.fsutil import write_atomic
 from repo_sign.keys import short_keyid
 from repo_sign.policy import BINS_PREFIX
-from repo_sign.repository import now
+from repo_sign.repository import format_time, now
 
 PROPOSAL_ROLES = (Root.type, Targets.type)
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def lint(md: Metadata) -> None:
@@ -49,7 +48,7 @@ def lint(md: Metadata) -> None:
     if signed.expires <= now():
         raise PolicyError(
             f"{signed.type} version {signed.version} expires at "
-            f"{signed.expires.strftime(TIME_FORMAT)}, in the past: propose it again"
+            f"{format_time(signed.expires)}, in the past: propose it again"
         )
     store = key_store(signed)
     for keyid, key in store.items():

@@ -16,9 +16,9 @@ from securesystemslib.signer import Key
 from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
 
 from repo_sign import keys
-from repo_sign.ceremony.proposal import TIME_FORMAT
 from repo_sign.ceremony.signatures import digest
 from repo_sign.ceremony.trust import Trust, delegations_of
+from repo_sign.repository import format_time
 
 
 @dataclass
@@ -117,11 +117,11 @@ def review(proposal: Metadata, base: Metadata | None) -> Review:
         role=new.type,
         version=new.version,
         base_version=old.version if old is not None else None,
-        expires=new.expires.strftime(TIME_FORMAT),
+        expires=format_time(new.expires),
         digest=digest(proposal),
         roles=diffs,
         notes=notes,
-        base_expires=old.expires.strftime(TIME_FORMAT) if old is not None else None,
+        base_expires=format_time(old.expires) if old is not None else None,
     )
 
 

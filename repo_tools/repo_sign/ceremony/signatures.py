@@ -17,7 +17,7 @@ import hashlib
 from dataclasses import dataclass
 
 from securesystemslib.signer import Key, Signature
-from tuf.api.metadata import Metadata, Root, Targets
+from tuf.api.metadata import Metadata, Root, Targets, VerificationResult
 
 from repo_sign.errors import ConflictingFile
 from repo_sign.keys import short_keyid
@@ -131,14 +131,12 @@ class SignatureStatus:
         return {k for c in self.counts for k in c.keyids}
 
 
-def _count(label: str, result: object) -> ThresholdCount:
-    signed = result.signed  # type: ignore[attr-defined]
-    unsigned = result.unsigned  # type: ignore[attr-defined]
+def _count(label: str, result: VerificationResult) -> ThresholdCount:
     return ThresholdCount(
         label=label,
-        keyids=tuple(sorted(set(signed) | set(unsigned))),
-        signed=sorted(signed),
-        threshold=result.threshold,  # type: ignore[attr-defined]
+        keyids=tuple(sorted(set(result.signed) | set(result.unsigned))),
+        signed=sorted(result.signed),
+        threshold=result.threshold,
     )
 
 

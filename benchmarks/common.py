@@ -99,9 +99,7 @@ def run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess:
 
 def repo_sign(*args: str | Path, **kwargs: object) -> subprocess.CompletedProcess:
     """The ``repo-sign`` command line, as a maintainer runs it."""
-    return run(
-        [sys.executable, "-c", "from repo_sign.cli import main; main()", *map(str, args)], **kwargs
-    )
+    return run([sys.executable, "-m", "repo_sign", *map(str, args)], **kwargs)
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

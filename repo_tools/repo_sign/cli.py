@@ -1,71 +1,39 @@
 """The ``repo-sign`` command line: parses arguments, maps errors to exit codes.
 
-Every error a user can cause is a RepoSignError; it is printed as one line
-on stderr and the command exits with its code (see docs/repository.md).
-``--debug`` shows the traceback instead.
+Rules:
+
+- ``main`` is the one place that turns an outcome into an exit status
+  (docs/repository.md, "Exit status"): a RepoSignError is printed as one line
+  on stderr and ends with its ``exit_code``, a file system error with 1, a
+  usage error with click's 2; ``--debug`` shows the traceback instead.
+- Commands never exit: one that reports its own failure (``verify``,
+  ``refresh``) returns the status for ``main`` to return.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from repo_sign import __version__, keys
+from repo_sign import __version__, cli_ceremony, keys
 from repo_sign.bins import rebin as rebin_repository
-from repo_sign.ceremony import Proposal, review
+from repo_sign.ceremony.proposal import Proposal
+from repo_sign.ceremony.review import review
+from repo_sign.cli_support import echo_lines, passphrase_provider, repo_option, workspace_of
 from repo_sign.distributions import inspect
-from repo_sign.errors import PassphraseRequired, RepoSignError
+from repo_sign.errors import RepoSignError, VerificationFailed
 from repo_sign.expiry import refresh, status
 from repo_sign.importer import DEFAULT_INDEX, download
 from repo_sign.initialize import init_repository
 from repo_sign.repository import SignedRepository, add_distributions, remove_distributions
 from repo_sign.serve import RepositoryServer
 from repo_sign.verify import verify_repository
-from repo_sign.workspace import Workspace
 
-
-def passphrase_provider(name: str, role: str | None, new: bool) -> bytes:
-    """The environment's passphrase for the key (see ``keys``), else a hidden prompt."""
-    from_env = keys.passphrase_from_env(role)
-    if from_env:
-        return from_env
-    if sys.stdin.isatty():
-        text = click.prompt(
-            f"{'New passphrase' if new else 'Passphrase'} for {name}",
-            hide_input=True,
-            confirmation_prompt=new,
-            err=True,
-        )
-        return text.encode()
-    variables = [v for v in keys.passphrase_variables(role) if not v.endswith("_FILE")]
-    raise PassphraseRequired(
-        f"no passphrase for {name}: set {' or '.join(variables)} (or a _FILE variable), "
-        "or run on a terminal"
-    )
-
-
-def repo_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--repo",
-        "repo",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help="Workspace folder (default: the current folder).",
-    )(f)
-
-
-def workspace_of(ctx: click.Context, repo: Path | None) -> Workspace:
-    return Workspace(repo or ctx.obj["repo"] or Path.cwd())
-
-
-def open_repository(ctx: click.Context, repo: Path | None) -> tuple[Workspace, SignedRepository]:
-    ws = workspace_of(ctx, repo)
-    return ws, SignedRepository.load(ws, passphrase_provider)
+# ``refresh``: an offline role is inside its signing window or expired.
+NEEDS_KEY_HOLDERS = 2
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -76,7 +44,7 @@ def open_repository(ctx: click.Context, repo: Path | None) -> tuple[Workspace, S
 @click.pass_context
 def cli(ctx: click.Context, repo: Path | None, debug: bool) -> None:
     """Build, sign, verify and serve a TUF repository of Python distributions."""
-    ctx.obj = {"repo": repo, "debug": debug}
+    ctx.ensure_object(dict).update(repo=repo, debug=debug)
 
 
 @cli.command()
@@ -149,8 +117,7 @@ def init(
     if ws.awaits_first_root():
         click.echo(f"Initialized {ws.root}: version 1 awaits its key holders' signatures.")
         for path in written:
-            for line in review(Proposal.read(Path(path)).metadata, None).lines():
-                click.echo(line)
+            echo_lines(review(Proposal.read(Path(path)).metadata, None).lines())
             click.echo(f"proposal: {path}")
         click.echo("next: each key holder runs 'repo-sign ceremony sign PROPOSAL_FILE --key KEY' "
                    "and compares the digest ('repo-sign ceremony status'), then "
@@ -219,7 +186,7 @@ def remove(ctx: click.Context, repo: Path | None, requirement: str) -> None:
 @repo_option
 @click.option("--force", is_flag=True, help="Re-sign every online role now.")
 @click.pass_context
-def refresh_(ctx: click.Context, repo: Path | None, force: bool) -> None:
+def refresh_(ctx: click.Context, repo: Path | None, force: bool) -> int:
     """Re-sign online roles due for it (always the timestamp). For cron."""
     ws = workspace_of(ctx, repo)
     ws.require_initialized()
@@ -229,8 +196,7 @@ def refresh_(ctx: click.Context, repo: Path | None, force: bool) -> None:
         click.echo(action)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
-    if report.needs_key_holders:
-        sys.exit(2)
+    return NEEDS_KEY_HOLDERS if report.needs_key_holders else 0
 
 
 @cli.command(name="status")
@@ -247,7 +213,7 @@ def status_(ctx: click.Context, repo: Path | None, as_json: bool) -> None:
     click.echo(f"{'role':<12} {'version':>7}  {'expires':<20} {'signed':>6}  keys")
     for name, s in report.roles.items():
         signed = f"{s.signatures}/{s.threshold}"
-        keyids = ", ".join(k[:16] for k in s.keys)
+        keyids = ", ".join(map(keys.short_keyid, s.keys))
         click.echo(f"{name:<12} {s.version:>7}  {s.expires:<20} {signed:>6}  {keyids}")
     for warning in report.warnings:
         click.echo(f"warning: {warning}")
@@ -256,7 +222,7 @@ def status_(ctx: click.Context, repo: Path | None, as_json: bool) -> None:
 @cli.command()
 @repo_option
 @click.pass_context
-def verify(ctx: click.Context, repo: Path | None) -> None:
+def verify(ctx: click.Context, repo: Path | None) -> int:
     """Check the published repository as a client would, and every target file."""
     ws = workspace_of(ctx, repo)
     ws.require_initialized()
@@ -266,8 +232,9 @@ def verify(ctx: click.Context, repo: Path | None) -> None:
     if not report.ok:
         click.echo(f"repository {ws.root} FAILED verification: {len(report.problems)} problem(s)",
                    err=True)  # fmt: skip
-        sys.exit(8)
+        return VerificationFailed.exit_code
     click.echo(f"OK: {report.roles} metadata files and {report.targets} targets verified.")
+    return 0
 
 
 @cli.command()
@@ -305,29 +272,30 @@ def rebin(ctx: click.Context, repo: Path | None, count: int | None) -> None:
     click.echo(f"{count} bins: published {len(changes.published)} metadata files")
 
 
-def main(argv: list[str] | None = None) -> None:
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+for _command in cli_ceremony.COMMANDS:
+    cli.add_command(_command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``repo-sign`` with ``argv`` (default: the process's); return the exit status."""
+    options: dict[str, Any] = {}  # the group's options, once parsed (``--debug``)
     try:
-        cli.main(args=argv, prog_name="repo-sign", standalone_mode=False)
+        status = cli.main(args=argv, prog_name="repo-sign", standalone_mode=False, obj=options)
     except click.exceptions.Abort:
         click.echo("repo-sign: aborted", err=True)
-        sys.exit(1)
+        return 1
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except RepoSignError as exc:
-        if debug:
+        if options.get("debug"):
             raise
         click.echo(f"repo-sign: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except OSError as exc:
-        if debug:
+        if options.get("debug"):
             raise
         where = f" ({exc.filename})" if exc.filename else ""
         click.echo(f"repo-sign: error: {exc.strerror or exc}{where}", err=True)
-        sys.exit(1)
-
-
-from repo_sign.cli_ceremony import register  # noqa: E402  (its commands import this module's helpers)
-
-register(cli)
+        return 1
+    return status if isinstance(status, int) else 0

@@ -19,7 +19,7 @@ from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
 
 from repo_sign.bins import delegated_bins
 from repo_sign.policy import OFFLINE_ROLES
-from repo_sign.repository import SignedRepository, now
+from repo_sign.repository import SignedRepository, format_time, now
 
 
 @dataclass
@@ -62,18 +62,9 @@ def _roles(repo: SignedRepository) -> list[str]:
 
 
 def _valid_signatures(repo: SignedRepository, role: str, md: Metadata) -> int:
-    role_keys, _threshold = repo.role_keys(role)
-    count = 0
-    for keyid, key in role_keys.items():
-        sig = md.signatures.get(keyid)
-        if sig is None:
-            continue
-        try:
-            key.verify_signature(sig, md.signed_bytes)
-            count += 1
-        except Exception:  # securesystemslib raises several types for a bad signature
-            continue
-    return count
+    """Signatures by the role's keys that verify, counted by python-tuf as a client counts them."""
+    result = repo.delegator(role).get_verification_result(role, md.signed_bytes, md.signatures)
+    return len(result.signed)
 
 
 def status(repo: SignedRepository, roles: list[str] | None = None) -> Report:
@@ -87,7 +78,7 @@ def status(repo: SignedRepository, roles: list[str] | None = None) -> Report:
         s = RoleStatus(
             name=role,
             version=md.signed.version,
-            expires=md.signed.expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            expires=format_time(md.signed.expires),
             threshold=threshold,
             keys=sorted(role_keys),
             signatures=_valid_signatures(repo, role, md),

@@ -23,7 +23,7 @@ from securesystemslib.signer import CryptoSigner, Key, Signer
 from tuf.api.metadata import Root, Targets
 
 from repo_sign import keys
-from repo_sign.ceremony import Proposal, lint
+from repo_sign.ceremony.proposal import Proposal, lint
 from repo_sign.errors import AlreadyInitialized, PolicyError
 from repo_sign.policy import BINS_PREFIX, DEFAULT_EXPIRY_DAYS, OFFLINE_ROLES, Policy, RolePolicy
 from repo_sign.repository import SignedRepository, bins_bit_length, initial_metadata

@@ -56,6 +56,11 @@ def keyid_of(key_dict: dict) -> str:
     return hashlib.sha256(encode_canonical(canonical).encode()).hexdigest()
 
 
+def short_keyid(keyid: str) -> str:
+    """A key id as people see it, in messages and key file names: its first 16 hex digits."""
+    return keyid[:16]
+
+
 def fingerprint(key: Key) -> str:
     """A key id grouped for reading aloud when key holders compare out of band."""
     return " ".join(key.keyid[i : i + 4] for i in range(0, 64, 4))
@@ -118,8 +123,8 @@ def read_public_key(path: Path) -> SSlibKey:
         raise KeyUnavailable(f"{path} is not a public key file: {exc}") from exc
     if keyid is not None and keyid != computed:
         raise KeyUnavailable(
-            f"{path}: key id {keyid[:16]} does not match its key ({computed[:16]}): "
-            "the file was edited or corrupted"
+            f"{path}: key id {short_keyid(keyid)} does not match its key "
+            f"({short_keyid(computed)}): the file was edited or corrupted"
         )
     return key
 
@@ -143,7 +148,7 @@ def load_signer(
         data = path.read_bytes()
     except OSError as exc:
         raise KeyUnavailable(
-            f"private key {reference} for key {public_key.keyid[:16]} is not here "
+            f"private key {reference} for key {short_keyid(public_key.keyid)} is not here "
             f"({exc.strerror}): sign on the machine that holds it"
         ) from exc
     try:
@@ -155,13 +160,15 @@ def load_signer(
         ) from exc
     signer = CryptoSigner(private, public_key)  # type: ignore[arg-type]
     if keyid_of(SSlibKey.from_crypto(private.public_key()).to_dict()) != public_key.keyid:
-        raise KeyUnavailable(f"{reference} is not the private key of {public_key.keyid[:16]}")
+        raise KeyUnavailable(
+            f"{reference} is not the private key of {short_keyid(public_key.keyid)}"
+        )
     return signer
 
 
 def private_key_name(role: str, key: Key) -> str:
     """The file name of a role's key in ``keys/``: ROLE-KEYIDPREFIX."""
-    return f"{role}-{key.keyid[:16]}"
+    return f"{role}-{short_keyid(key.keyid)}"
 
 
 def passphrase_variables(role: str | None) -> list[str]:

@@ -54,6 +54,7 @@ from tufindex import targetpaths
 
 _S = TypeVar("_S", bound=Signed)
 TOP_LEVEL = (Root.type, Targets.type, Snapshot.type, Timestamp.type)
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # how TUF writes "expires": UTC, whole seconds
 _EXPIRES = re.compile(rb'"signed":\{"_type":"[a-z]+","expires":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"')
 
 
@@ -78,6 +79,11 @@ def now() -> datetime:
 
 def expiry(days: float) -> datetime:
     return now() + timedelta(days=days)
+
+
+def format_time(when: datetime) -> str:
+    """A time as metadata writes it, for messages and reports."""
+    return when.strftime(TIME_FORMAT)
 
 
 @dataclass
@@ -145,7 +151,7 @@ class SignedRepository(Repository):
         match = _EXPIRES.search(data, 0, 4096)
         if match is None:
             return Metadata.from_bytes(data).signed.expires
-        return datetime.strptime(match[1].decode(), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        return datetime.strptime(match[1].decode(), TIME_FORMAT).replace(tzinfo=UTC)
 
     def set_staged(self, role: str, data: bytes) -> None:
         """Keep signed ``data`` as the next version of ``role`` for ``publish()``."""
@@ -235,9 +241,13 @@ class SignedRepository(Repository):
         repo.set_staged(Timestamp.type, timestamp.to_bytes())
         return repo.publish()
 
+    def delegator(self, role: str) -> Root | Targets:
+        """The metadata that delegates to ``role``: root for the top-level roles, else targets."""
+        return self.root() if role in TOP_LEVEL else self.targets()
+
     def role_keys(self, role: str) -> tuple[dict[str, Key], int]:
         """The keys a client accepts for ``role`` and its threshold (from the delegator)."""
-        delegator = self.root() if role in TOP_LEVEL else self.targets()
+        delegator = self.delegator(role)
         try:
             delegated = delegator.get_delegated_role(role)
         except ValueError:
@@ -248,7 +258,9 @@ class SignedRepository(Repository):
         if keyid not in self._signers:
             reference = self.policy.signers().get(keyid)
             if reference is None:
-                raise ThresholdNotMet(f"repo-sign.toml names no signer for key {keyid[:16]}")
+                raise ThresholdNotMet(
+                    f"repo-sign.toml names no signer for key {keys.short_keyid(keyid)}"
+                )
             self._signers[keyid] = keys.load_signer(
                 reference,
                 public_key,

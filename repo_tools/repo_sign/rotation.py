@@ -19,11 +19,12 @@ Rules:
   ceremony proposal (``--add-key``): its private key file, found beside its
   ``.pub``, is copied to ``keys/ROLE-KEYID16`` when the proposal is staged,
   as ``rotate`` stores the keys it makes, so that publishing records it in
-  ``repo-sign.toml`` (``ceremony.sync_policy``) with no hand edit.
+  ``repo-sign.toml`` (``ceremony.publishing.sync_policy``) with no hand edit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,22 +32,38 @@ from securesystemslib.signer import Key
 from tuf.api.metadata import Root, Snapshot, Targets, Timestamp
 
 from repo_sign import keys
-from repo_sign.ceremony import Ceremony, KeyChange, Proposal, delegations_of, resolve_keyid
+from repo_sign.ceremony.proposal import KeyChange, Proposal, resolve_keyid
+from repo_sign.ceremony.review import Review, review
+from repo_sign.ceremony.staging import Ceremony
+from repo_sign.ceremony.trust import delegations_of
 from repo_sign.errors import KeyUnavailable, PolicyError
 from repo_sign.fsutil import write_atomic
+from repo_sign.keys import short_keyid
 from repo_sign.policy import BINS_PREFIX, ONLINE_ROLES
+from repo_sign.repository import SignedRepository
 
 # online role -> the role whose metadata delegates to it
 DELEGATOR = {Timestamp.type: Root.type, Snapshot.type: Root.type, BINS_PREFIX: Targets.type}
+NEXT_SIGN = (
+    "next: each key holder runs 'repo-sign ceremony sign PROPOSAL_FILE --key KEY' "
+    "and compares the digest out of band"
+)
+NEXT_SIGN_AND_PUBLISH = (
+    "next: key holders sign with 'repo-sign ceremony sign', then 'ceremony publish'"
+)
 
 
 @dataclass
 class NewKey:
-    """A freshly generated online key, written to ``keys/`` once its proposal lints."""
+    """An online key a proposal introduces, in ``keys/`` once its proposal lints.
+
+    ``private`` is a key made here, written when staged; None for a key file
+    adopted from ``repo-sign key new``.
+    """
 
     role: str
-    private: object
     public: Key
+    private: object | None = None
 
     @property
     def name(self) -> str:
@@ -55,10 +72,22 @@ class NewKey:
 
 @dataclass
 class KeyProposals:
-    """Proposals made by ``rotate`` or ``revoke``, and the keys they introduce."""
+    """Proposals staged by ``propose``, ``rotate`` or ``revoke``, and the keys they introduce."""
 
+    next_step: str
     proposals: list[Proposal] = field(default_factory=list)
+    reviews: list[Review] = field(default_factory=list)
     new_keys: list[NewKey] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """The report: new keys, what each proposal changes and where it is, what to do next."""
+        out = [
+            f"new {k.role} key {short_keyid(k.public.keyid)}: keys/{k.name}" for k in self.new_keys
+        ]
+        for proposal, proposal_review in zip(self.proposals, self.reviews, strict=True):
+            out += [*proposal_review.lines(), f"proposal: {proposal.path}"]
+        out.append(self.next_step)
+        return out
 
 
 class KeyRotation:
@@ -84,7 +113,7 @@ class KeyRotation:
             new = [self._generate(role) for _ in range(trust.threshold)]
             change = KeyChange(role, tuple(k.public for k in new), trust.keyids)
             draft = self.ceremony.draft(repo, delegator, [change], expires_days)
-            return self._stage([draft], new)
+            return self._stage(repo, [draft], new, NEXT_SIGN_AND_PUBLISH)
 
     def revoke(
         self, key: str, add_keys: tuple[Key, ...] = (), expires_days: float | None = None
@@ -117,41 +146,56 @@ class KeyRotation:
                     drafts.append(self.ceremony.draft(repo, delegator, changes, expires_days))
             if add_keys and not used_add_keys:
                 raise PolicyError(
-                    f"{keyid[:16]} is an online key: revoke makes its replacement itself "
-                    "(--add-key replaces root or targets keys)"
+                    f"{keys.short_keyid(keyid)} is an online key: revoke makes its replacement "
+                    "itself (--add-key replaces root or targets keys)"
                 )
-            return self._stage(drafts, new)
+            return self._stage(repo, drafts, new, NEXT_SIGN_AND_PUBLISH)
 
     def propose(
         self,
         role: str,
-        changes: list[KeyChange],
+        key_role: str | None = None,
+        add_keys: Sequence[str] = (),
+        remove_keys: Sequence[str] = (),
+        threshold: int | None = None,
         expires_days: float | None = None,
-        private_files: dict[str, Path] | None = None,
     ) -> KeyProposals:
-        """Stage a proposal; keep the online keys it adds that ``private_files`` holds.
+        """Stage the next version of ``role`` with the keys or threshold of ``key_role`` changed.
 
-        ``private_files`` maps key ids to private key files (``repo-sign key
-        new``); those of keys added to an online role are copied into ``keys/``.
+        ``key_role`` defaults to root for root and the hash bins for targets;
+        ``add_keys`` are public key files, ``remove_keys`` key ids, unique
+        prefixes or ``.pub`` files. A key added to an online role whose private
+        key file lies beside its ``.pub`` (``repo-sign key new``) is copied to
+        ``keys/`` (module docstring).
         """
-        private_files = private_files or {}
+        key_role = key_role or (Root.type if role == Root.type else BINS_PREFIX)
+        added = tuple(keys.read_public_key(Path(ref)) for ref in add_keys)
+        beside = {
+            key.keyid: Path(ref).with_suffix("")
+            for ref, key in zip(add_keys, added, strict=True)
+            if ref.endswith(".pub") and Path(ref).with_suffix("").is_file()
+        }
         with self.ceremony.workspace.lock():
-            draft = self.ceremony.draft(self.ceremony.repository(), role, changes, expires_days)
+            repo = self.ceremony.repository()
+            changes = []
+            if add_keys or remove_keys or threshold is not None:
+                trust = delegations_of(repo.open(role).signed).get(key_role)
+                candidates = trust.keyids if trust is not None else ()
+                removed = tuple(resolve_keyid(k, candidates) for k in remove_keys)
+                changes.append(KeyChange(key_role, added, removed, threshold))
+            draft = self.ceremony.draft(repo, role, changes, expires_days)
             adopted = [
-                (change.role, key, private_files[key.keyid])
-                for change in changes
-                if change.role in ONLINE_ROLES
-                for key in change.add
-                if key.keyid in private_files
+                NewKey(key_role, key)
+                for key in added
+                if key_role in ONLINE_ROLES and key.keyid in beside
             ]
-            for online_role, key, source in adopted:
-                self._adopt(online_role, key, source)
-            self.ceremony.stage(draft)
-            return KeyProposals([draft], [])
+            for key in adopted:
+                self._adopt(key, beside[key.public.keyid])
+            return self._stage(repo, [draft], adopted, NEXT_SIGN)
 
-    def _adopt(self, role: str, key: Key, source: Path) -> None:
+    def _adopt(self, key: NewKey, source: Path) -> None:
         """Copy an encrypted private key file to ``keys/ROLE-KEYID16`` (0600) with its .pub."""
-        target = self.ceremony.workspace.keys / keys.private_key_name(role, key)
+        target = self.ceremony.workspace.keys / key.name
         if target.exists():
             return
         try:
@@ -159,18 +203,23 @@ class KeyRotation:
         except OSError as exc:
             raise KeyUnavailable(f"cannot read private key {source}: {exc.strerror}") from exc
         write_atomic(target, data, mode=0o600)
-        keys.write_public_key(Path(f"{target}.pub"), key)
+        keys.write_public_key(Path(f"{target}.pub"), key.public)
 
     def _generate(self, role: str) -> NewKey:
         private, public = keys.generate(self.key_type)
-        return NewKey(role, private, public)
+        return NewKey(role, public, private)
 
-    def _stage(self, drafts: list[Proposal], new: list[NewKey]) -> KeyProposals:
-        """Store the new keys, then the proposals that trust them. Caller holds the lock."""
+    def _stage(
+        self, repo: SignedRepository, drafts: list[Proposal], new: list[NewKey], next_step: str
+    ) -> KeyProposals:
+        """Store the keys made here, then the proposals that trust them. Caller holds the lock."""
         workspace = self.ceremony.workspace
         for key in new:
+            if key.private is None:
+                continue
             passphrase = self.ceremony.passphrases(f"keys/{key.name}", key.role, True)
             keys.write_key_pair(workspace.keys / key.name, key.private, key.public, passphrase)
         for draft in drafts:
             self.ceremony.stage(draft)
-        return KeyProposals(drafts, new)
+        reviews = [review(d.metadata, repo.open(d.role)) for d in drafts]
+        return KeyProposals(next_step, drafts, reviews, new)

@@ -20,7 +20,7 @@ from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, TargetFile, Tar
 from tuf.api.serialization import DeserializationError
 
 from repo_sign.bins import delegated_bins
-from repo_sign.repository import now
+from repo_sign.repository import format_time, now
 from repo_sign.workspace import Workspace
 from tufindex import targetpaths
 
@@ -78,7 +78,7 @@ class Verifier:
 
     def _fresh(self, name: str, md: Metadata) -> None:
         if md.signed.is_expired(now()):
-            self._problem(f"{name}: expired at {md.signed.expires:%Y-%m-%dT%H:%M:%SZ}")
+            self._problem(f"{name}: expired at {format_time(md.signed.expires)}")
 
     def _root_chain(self) -> Root:
         _, md = self._load(Root.type, 1)

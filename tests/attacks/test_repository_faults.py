@@ -37,7 +37,7 @@ from tests.attacks.conftest import new_venv
 from tests.support.distributions import make_wheel
 from tests.support.repositories import PASSPHRASE, command_env, repo_sign
 
-REPO_SIGN = [sys.executable, "-c", "from repo_sign.cli import main; main()"]
+REPO_SIGN = [sys.executable, "-m", "repo_sign"]
 KILLS = 50
 SEED = 20261124
 

@@ -39,7 +39,7 @@ def repo_sign(
     """Run ``repo-sign`` as a user would (its ``main()``, exit status and output)."""
     argv = [str(a) for a in args]
     if separate:
-        command = [sys.executable, "-c", "from repo_sign.cli import main; main()", *argv]
+        command = [sys.executable, "-m", "repo_sign", *argv]
         result = subprocess.run(
             command, capture_output=True, text=True, env=command_env(), cwd=cwd,
             stdin=subprocess.DEVNULL,
@@ -55,12 +55,9 @@ def _in_process(argv: list[str], cwd: Path | None) -> subprocess.CompletedProces
     runner = CliRunner()
     previous = Path.cwd()
     with runner.isolation(env={"REPO_SIGN_PASSPHRASE": PASSPHRASE}) as (out, err, _):
-        code = 0
         try:
             os.chdir(cwd or previous)
-            main(argv)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
+            code = main(argv)
         finally:
             os.chdir(previous)
         return subprocess.CompletedProcess(

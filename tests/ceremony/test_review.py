@@ -8,7 +8,7 @@ from pathlib import Path
 from tuf.api.metadata import Metadata
 
 from repo_sign import keys
-from repo_sign.ceremony import digest
+from repo_sign.ceremony.signatures import digest
 from repo_sign.workspace import Workspace
 
 from .helpers import Holder, repo_sign, workspace_holders

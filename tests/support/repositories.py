@@ -32,7 +32,7 @@ def repo_sign(
     *args: str | Path, check: bool = True, umask: int = -1, **env: str
 ) -> subprocess.CompletedProcess:
     """Run the ``repo-sign`` command line as a user would (``umask``: the user's, if >= 0)."""
-    command = [sys.executable, "-c", "from repo_sign.cli import main; main()", *map(str, args)]
+    command = [sys.executable, "-m", "repo_sign", *map(str, args)]
     result = subprocess.run(
         command, capture_output=True, text=True, env=command_env(**env), umask=umask
     )

@@ -22,6 +22,7 @@ from .errors import PassphraseRequired, RepoSignError
 from .expiry import refresh, status
 from .importer import DEFAULT_INDEX, download
 from .initialize import init_repository
+from .repair import repair as repair_repository
 from .repository import SignedRepository, add_distributions, remove_distributions
 from .serve import RepositoryServer
 from .verify import verify_repository
@@ -178,12 +179,20 @@ def remove(ctx: click.Context, repo: Path | None, requirement: str) -> None:
 @cli.command(name="refresh")
 @repo_option
 @click.option("--force", is_flag=True, help="Re-sign every online role now.")
+@click.option("--repair", is_flag=True,
+              help="Publish again what verifies after metadata was damaged or lost.")  # fmt: skip
 @click.pass_context
-def refresh_(ctx: click.Context, repo: Path | None, force: bool) -> None:
+def refresh_(ctx: click.Context, repo: Path | None, force: bool, repair: bool) -> None:
     """Re-sign online roles due for it (always the timestamp). For cron."""
     ws = workspace_of(ctx, repo)
     ws.require_initialized()
     with ws.lock():
+        if repair:
+            repaired = repair_repository(ws, passphrase_provider)
+            for name in repaired.written:
+                click.echo(f"repaired {name}")
+            for note in repaired.notes:
+                click.echo(f"warning: {note}", err=True)
         report = refresh(SignedRepository.load(ws, passphrase_provider), force=force)
     for action in report.actions:
         click.echo(action)

@@ -30,6 +30,7 @@ Rules:
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -127,8 +128,9 @@ def lock_exclusively(fd: int) -> None:
             try:
                 msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
                 return
-            except OSError:  # still held by another process after 10 s
-                continue
+            except OSError as exc:
+                if exc.errno != errno.EDEADLK:  # not "still held by another process after 10 s"
+                    raise
     import fcntl
 
     fcntl.flock(fd, fcntl.LOCK_EX)

@@ -85,6 +85,7 @@ class Repair:
         self.repo = SignedRepository(workspace, Policy.load(workspace.policy_file), passphrases)
         self.on_disk = _versions_on_disk(workspace)
         self.written: list[str] = []
+        self._roots: dict[int | None, bytes] = {}  # root files to restore, once all is signed
         self.notes: list[str] = []  # what the repair could not keep, for the user
         self.named = False  # whether the listed versions are those the timestamp names
 
@@ -95,12 +96,16 @@ class Repair:
             listed, self.named = self._listed(root)
             targets = self._role(root, Targets.type, listed.get(Targets.type))
             versions = {Targets.type: targets.version}
-            for role in sorted((set(listed) | set(_delegated(targets))) - {Targets.type}):
-                if role in _delegated(targets):
+            delegated = set(_delegated(targets))
+            for role in sorted((set(listed) | delegated) - {Targets.type}):
+                if role in delegated:
                     versions[role] = self._role(targets, role, listed.get(role)).version
-                elif role in listed:  # retired by a rebin: clients still require it listed
+                else:  # retired by a rebin: clients still require it listed
                     versions[role] = listed[role]
             self._snapshot_and_timestamp(versions)
+            for version, data in self._roots.items():  # before what refers to them
+                self.workspace.write_metadata(Root.type, version, data)
+                self.written.append(self.workspace.metadata_path(Root.type, version).name)
             self.written += self.repo.publish()
         finally:
             self.repo.discard()
@@ -140,13 +145,11 @@ class Repair:
                 reason = "missing" if not candidates else "does not verify in the root chain"
                 raise ws.damaged(Root.type, version, reason, f"{RESTORE} (root is signed offline)")
             if not path.exists() or path.read_bytes() != data:
-                ws.write_metadata(Root.type, version, data)
-                self.written.append(path.name)
+                self._roots[version] = data
         assert previous is not None
         copy_path = ws.metadata_path(Root.type, None)
         if not copy_path.exists() or copy_path.read_bytes() != data:
-            ws.write_metadata(Root.type, None, data)
-            self.written.append(copy_path.name)
+            self._roots[None] = data
         self.repo.adopt(Root.type, data, previous)
         return previous
 
@@ -190,11 +193,10 @@ class Repair:
                 except ThresholdNotMet:
                     reason = "damaged, and repo-sign.toml names no signers to re-sign it"
                     raise self.workspace.damaged(role, listed, reason, RESTORE) from None
-                if version != listed:
-                    self.notes.append(
-                        f"{role}: version {listed} did not verify; re-signed the content of "
-                        f"version {version}: add again what was published since"
-                    )
+                self.notes.append(
+                    f"{role}: version {listed} did not verify; re-signed the content of "
+                    f"version {version}: add again what was published since"
+                )
                 return md.signed
         raise self.workspace.damaged(role, listed, "no version of it on disk verifies", RESTORE)
 

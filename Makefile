@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint format demo bench clean
+.PHONY: venv test lint format demo bench dist clean
 
 venv: $(STAMP)
 
@@ -65,8 +65,16 @@ demo: venv
 	  echo "DEMO FAILED: requests is importable"; exit 1; fi; \
 	echo "== tufpip refused the tampered file and installed nothing: demo complete"
 
+# tufpip is not on a public index: teams install it from this wheel, pinned
+# by the sha256 printed here (docs/client.md), or sign it into their repository.
+dist: venv
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	@cd dist && $(CURDIR)/$(BIN)/python -c 'import hashlib, pathlib; \
+	[print(hashlib.sha256(p.read_bytes()).hexdigest(), p.name) for p in sorted(pathlib.Path().iterdir())]'
+
 bench: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

@@ -101,9 +101,18 @@ def cli(ctx: click.Context, repository: str | None, verbose: bool, debug: bool) 
 @click.option("--name", default=DEFAULT_NAME, show_default=True, help="Name to record it as.")
 @click.option("--trust-on-first-use", is_flag=True, help="Trust the root the server sends now.")
 @click.option("--yes", is_flag=True, help="Do not ask before trusting on first use.")
+@click.option(
+    "--force", is_flag=True, help="Replace a repository recorded as NAME, wiping its state."
+)
 @click.pass_obj
 def init(
-    client: Client, url: str, root: Path | None, name: str, trust_on_first_use: bool, yes: bool
+    client: Client,
+    url: str,
+    root: Path | None,
+    name: str,
+    trust_on_first_use: bool,
+    yes: bool,
+    force: bool,
 ) -> None:
     """Record the repository at base URL, trusting the root metadata ROOT."""
     url = urls.check(url)
@@ -127,7 +136,7 @@ def init(
         data = metadata.to_bytes()
     else:
         raise UsageError("refusing to trust a repository without --root ROOT_JSON")
-    repository = client.init(url, data, name)
+    repository = client.init(url, data, name, force=force)
     click.echo(f"recorded repository {repository.name!r} at {urls.redact(repository.url)}")
 
 
@@ -138,6 +147,15 @@ def _confirm(question: str) -> bool:
     except click.Abort:
         click.echo(err=True)
         return False
+
+
+@cli.command()
+@click.argument("name")
+@click.pass_obj
+def forget(client: Client, name: str) -> None:
+    """Remove the recorded repository NAME, its trusted metadata and its cache."""
+    repository = client.forget(name)
+    click.echo(f"forgot repository {repository.name!r} ({repository.path} removed)")
 
 
 @cli.command(context_settings=_PASS_THROUGH)

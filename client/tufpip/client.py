@@ -28,7 +28,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -45,7 +44,6 @@ from tufpip.arguments import canonical_arguments
 from tufpip.errors import (
     InstallerFailed,
     NotFound,
-    StateError,
     TamperingDetected,
     TufpipError,
     UsageError,
@@ -54,7 +52,7 @@ from tufpip.errors import (
 from tufpip.installer import Action, Installer
 from tufpip.requirements import RequirementFiles
 from tufpip.session import ProgressFactory, Session
-from tufpip.state import DEFAULT_NAME, Home, Repository
+from tufpip.state import DEFAULT_NAME, Home, Repository, make_private_folder
 
 if TYPE_CHECKING:
     from tuf.api.metadata import Metadata, Root
@@ -109,19 +107,37 @@ class Client:
             raise translate(exc, repository=url) from exc
         return root
 
-    def init(self, url: str, root: bytes, name: str = DEFAULT_NAME) -> Repository:
-        """Record a repository at base ``url`` that trusts the root metadata ``root``."""
+    def init(
+        self, url: str, root: bytes, name: str = DEFAULT_NAME, force: bool = False
+    ) -> Repository:
+        """Record a repository at base ``url`` that trusts the root metadata ``root``.
+
+        ``force`` replaces a repository recorded as ``name``: its trusted
+        metadata and cache are wiped, once ``root`` was found valid.
+        """
         from tufpip.updater import build_updater
 
-        with self.home.locked():
-            repository = self.home.new(name, url)
-            try:
-                build_updater(repository.metadata_dir, repository.metadata_url, None, None, root)
-            except (tuf_exc.RepositoryError, ValueError, OSError) as exc:
-                shutil.rmtree(repository.path, ignore_errors=True)
-                raise UsageError(f"not a valid TUF root metadata file: {exc}") from exc
+        repository = self.home.new(name, url, replace=force)
+        make_private_folder(self.home.path)
+        # The repository's lock first, as runs take it (and the home's lock within it).
+        with repository.locked(), self.home.locked():
+            repository = self.home.new(name, url, replace=force)
+            with tempfile.TemporaryDirectory(dir=self.home.path, prefix=".init-") as scratch:
+                trusted = Path(scratch) / "metadata"
+                try:
+                    build_updater(trusted, repository.metadata_url, None, None, root)
+                except (tuf_exc.RepositoryError, ValueError, OSError) as exc:
+                    raise UsageError(f"not a valid TUF root metadata file: {exc}") from exc
+                self.home.wipe(repository)
+                trusted.rename(repository.metadata_dir)
             self.home.record(repository)
         return repository
+
+    def forget(self, name: str) -> Repository:
+        """Remove the repository recorded as ``name``, its trusted metadata and its cache."""
+        repository = self.home.get(name)
+        with repository.locked(), self.home.locked():
+            return self.home.forget(name)
 
     def install(self, args: Sequence[str], installer: Installer) -> None:
         """Run ``installer`` with pip's install ``args`` against the verifying index."""
@@ -181,7 +197,7 @@ class Client:
             try:
                 signed = Metadata.from_file(str(file)).signed
             except (OSError, tuf_exc.RepositoryError) as exc:
-                raise StateError(f"cannot read trusted metadata {file}: {exc}") from exc
+                raise repository.damaged(file, exc) from exc
             roles[file.stem] = {
                 "version": signed.version,
                 "expires": signed.expires.isoformat(),

@@ -40,7 +40,6 @@ import contextlib
 import importlib
 import json
 import logging
-import os
 import re
 import threading
 from collections.abc import Callable
@@ -53,7 +52,7 @@ from tuf.api import exceptions as tuf_exc
 
 from tufindex import targetpaths
 from tufpip.errors import NotFound, UnsignedDependency, translate
-from tufpip.state import PRIVATE_FILE, Repository, make_private_folder
+from tufpip.state import Repository, incoming
 from tufpip.urls import redact
 
 if TYPE_CHECKING:
@@ -118,6 +117,10 @@ class Session:
                     None,
                     self._recorder,
                 )
+            except (OSError, tuf_exc.RepositoryError) as exc:  # the trusted root.json
+                root = self.repository.metadata_dir / "root.json"
+                raise self.repository.damaged(root, exc) from exc
+            try:
                 self._updater.refresh()
             except _FAILURES as exc:
                 raise self._translate(exc) from exc
@@ -217,19 +220,23 @@ class Session:
         return self._pages[name]
 
     def _download(self, path: str, info: TargetFile, local: Path) -> None:
-        """Download and verify into ``local``: a private file (0600) in private folders."""
-        make_private_folder(local.parent)
-        if self._progress is None:
-            self._active_updater().download_target(info, str(local))
-        else:
+        """Download and verify into ``local``: a private file (0600) in private folders.
+
+        ngclient writes ``filepath`` in place once the download verified, so a
+        full disk would leave part of it: it writes a temporary file beside
+        ``local`` instead, renamed into place once whole (``state.incoming``).
+        """
+        with incoming(local) as tmp:
+            if self._progress is None:
+                self._active_updater().download_target(info, str(tmp))
+                return
             assert self._recorder is not None
             with self._progress(path, info.length) as advance:
                 self._recorder.progress = advance
                 try:
-                    self._active_updater().download_target(info, str(local))
+                    self._active_updater().download_target(info, str(tmp))
                 finally:
                     self._recorder.progress = None
-        os.chmod(local, PRIVATE_FILE)  # ngclient creates it as the umask allows
 
     def _targetinfo(self, path: str) -> TargetFile:
         if not targetpaths.is_target_path(path):

@@ -10,11 +10,16 @@ Layout of the home folder (``TUFPIP_HOME``, else the user's data directory):
   that rollback protection survives across runs.
 - ``repositories/NAME/targets/``: verified targets, by target path.
 - ``cache/pip/``: pip's cache for tufpip's runs (wheels built from sdists).
-- ``repositories/NAME/lock``: held (``flock``) for the length of every run
-  that uses that repository, so concurrent runs on one state are serialized.
+- ``repositories/NAME/lock``: held (``flock`` on POSIX, ``msvcrt.locking``
+  on Windows) for the length of every run that uses that repository, so
+  concurrent runs on one state are serialized.
 
 Rules:
-- Files are replaced atomically; nothing here talks to the network.
+- Every file tufpip writes here is written under a temporary name in its
+  final folder and renamed into place (``incoming``): a full disk or a crash
+  never leaves a partial file under a final name. Nothing here talks to the
+  network.
+- No POSIX-only module is imported at module level: tufpip runs on Windows.
 - Another local user must not be able to change what tufpip trusts: every
   folder tufpip makes here is 0700 and every file 0600, set explicitly so no
   umask widens them; a home or repository folder that is writable by group or
@@ -25,12 +30,13 @@ Rules:
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import errno
 import hashlib
 import json
 import os
 import re
 import shlex
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -109,16 +115,62 @@ def refuse_unsafe(directory: Path) -> None:
         )
 
 
+def lock_exclusively(fd: int) -> None:
+    """Block until this process holds the exclusive lock of the open file ``fd``.
+
+    ``flock`` on POSIX (Linux, macOS); on Windows ``msvcrt.locking`` of the
+    first byte, retried until free (it gives up after 10 s per call). Closing
+    ``fd`` releases either.
+    """
+    if os.name == "nt":
+        import msvcrt
+
+        while True:
+            try:
+                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+                return
+            except OSError as exc:
+                if exc.errno != errno.EDEADLK:  # not "still held by another process after 10 s"
+                    raise
+    import fcntl
+
+    fcntl.flock(fd, fcntl.LOCK_EX)
+
+
 @contextlib.contextmanager
 def _exclusive(lock_file: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``lock_file``; closing the file releases it."""
+    """Hold an exclusive lock on ``lock_file``; closing the file releases it."""
     make_private_folder(lock_file.parent)
     fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)  # the umask only narrows
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        lock_exclusively(fd)
         yield
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def incoming(path: Path) -> Iterator[Path]:
+    """A private temporary file beside ``path``, renamed to ``path`` when the block succeeds.
+
+    On any failure (a full disk, a refused download) it is removed: nothing
+    partial is ever found under ``path``.
+    """
+    make_private_folder(path.parent)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".incoming.", suffix=".tmp")  # 0600
+    os.close(fd)
+    try:
+        yield Path(name)
+        os.replace(name, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` (0600) atomically, through ``incoming``."""
+    with incoming(path) as tmp:
+        tmp.write_bytes(data)
 
 
 @dataclass(frozen=True)
@@ -149,6 +201,14 @@ class Repository:
     def locked(self) -> contextlib.AbstractContextManager[None]:
         """Hold this repository's state lock (blocking until it is free)."""
         return _exclusive(self.path / "lock")
+
+    def damaged(self, file: Path, problem: object) -> StateError:
+        """The error for a trusted metadata ``file`` of this repository that cannot be used."""
+        return StateError(
+            f"trusted metadata {file.resolve()} is missing or damaged ({problem}): run "
+            f"'tufpip init --force --name {self.name} {self.url} --root ROOT_JSON' with a root "
+            "you trust"
+        )
 
 
 class Home:
@@ -185,19 +245,40 @@ class Home:
         known = ", ".join(r.name for r in repositories)
         raise StateError(f"no repository named {name!r} (recorded: {known})")
 
-    def new(self, name: str, url: str) -> Repository:
-        """A repository not yet recorded (refuses a name already in use, or a bad URL: exit 2)."""
+    def new(self, name: str, url: str, replace: bool = False) -> Repository:
+        """A repository to record as ``name`` (refuses a bad URL, and a name already in use
+        or a leftover folder unless ``replace``)."""
         if not _NAME.match(name):
             raise StateError(f"{name!r} is not a valid repository name")
         url = urls.check(url)
         recorded = self.repositories()
-        if any(r.name == name for r in recorded):
-            raise StateError(f"a repository named {name!r} is already recorded")
-        repository = self._repository(name, url, stable_port(name, url, {r.port for r in recorded}))
+        if not replace and any(r.name == name for r in recorded):
+            raise StateError(
+                f"a repository named {name!r} is already recorded: 'tufpip init --force' "
+                "replaces it, 'tufpip forget' removes it"
+            )
+        others = {r.port for r in recorded if r.name != name}
+        repository = self._repository(name, url, stable_port(name, url, others))
         self._refuse_unsafe(repository)
-        if repository.path.exists():
-            raise StateError(f"{repository.path} exists but is not recorded: remove it first")
+        if not replace and repository.metadata_dir.exists():
+            raise StateError(
+                f"{repository.path} exists but is not recorded: 'tufpip init --force' replaces it"
+            )
         return repository
+
+    def forget(self, name: str) -> Repository:
+        """Remove repository ``name`` from the record, then its folder (trusted metadata,
+        cache). Callers hold its lock and the home's (``Client.forget``)."""
+        repository = self.get(name)
+        self._write_index([r for r in self.repositories() if r.name != name])
+        shutil.rmtree(repository.path, ignore_errors=True)
+        return repository
+
+    @staticmethod
+    def wipe(repository: Repository) -> None:
+        """Remove a repository's trusted metadata and target cache (its lock stays)."""
+        for folder in (repository.metadata_dir, repository.target_dir):
+            shutil.rmtree(folder, ignore_errors=True)
 
     def record(self, repository: Repository) -> None:
         """Add ``repository`` to ``repositories.json``, or update it if recorded (atomically)."""
@@ -205,12 +286,11 @@ class Home:
         records = [repository if r.name == repository.name else r for r in recorded]
         if all(r.name != repository.name for r in recorded):
             records.append(repository)
+        self._write_index(records)
+
+    def _write_index(self, records: list[Repository]) -> None:
         entries = [{"name": r.name, "url": r.url, "port": r.port} for r in records]
-        data = json.dumps({"repositories": entries}, indent=2).encode() + b"\n"
-        make_private_folder(self.path)
-        with tempfile.NamedTemporaryFile(dir=self.path, delete=False) as tmp:  # mode 0600
-            tmp.write(data)
-        os.replace(tmp.name, self._index)
+        write_private(self._index, json.dumps({"repositories": entries}, indent=2).encode() + b"\n")
 
     def installer_cache(self) -> Path:
         """pip's cache folder for tufpip's runs (``cache/pip``), private to the user."""

@@ -28,6 +28,7 @@ from repo_sign.errors import RepoSignError, VerificationFailed
 from repo_sign.expiry import refresh, status
 from repo_sign.importer import DEFAULT_INDEX, download
 from repo_sign.initialize import init_repository
+from repo_sign.repair import repair as repair_repository
 from repo_sign.repository import SignedRepository, add_distributions, remove_distributions
 from repo_sign.serve import RepositoryServer
 from repo_sign.verify import verify_repository
@@ -185,12 +186,20 @@ def remove(ctx: click.Context, repo: Path | None, requirement: str) -> None:
 @cli.command(name="refresh")
 @repo_option
 @click.option("--force", is_flag=True, help="Re-sign every online role now.")
+@click.option("--repair", is_flag=True,
+              help="Publish again what verifies after metadata was damaged or lost.")  # fmt: skip
 @click.pass_context
-def refresh_(ctx: click.Context, repo: Path | None, force: bool) -> int:
+def refresh_(ctx: click.Context, repo: Path | None, force: bool, repair: bool) -> int:
     """Re-sign online roles due for it (always the timestamp). For cron."""
     ws = workspace_of(ctx, repo)
     ws.require_initialized()
     with ws.lock():
+        if repair:
+            repaired = repair_repository(ws, passphrase_provider)
+            for name in repaired.written:
+                click.echo(f"repaired {name}")
+            for note in repaired.notes:
+                click.echo(f"warning: {note}", err=True)
         report = refresh(SignedRepository.load(ws, passphrase_provider), force=force)
     for action in report.actions:
         click.echo(action)

@@ -53,3 +53,9 @@ class VerificationFailed(RepoSignError):
 
 class Busy(RepoSignError):
     exit_code = 9
+
+
+class DamagedMetadata(RepoSignError):
+    """A published metadata file is missing, unreadable or does not verify."""
+
+    exit_code = 11

@@ -15,6 +15,12 @@ sees a complete, valid repository (TUF spec 6.1, consistent snapshots):
 Threshold signing of one version by several key holders does not fit this
 model (see ``ceremony``); here every role is signed with the keys the policy
 lists and must meet its threshold as a client would check it.
+
+What is read from disk is checked as a client would check it before it is
+used or re-signed (type, the version its parent lists, the snapshot's hash,
+a threshold of signatures by the keys its *published* delegator trusts): a
+damaged or tampered file ends the operation with ``DamagedMetadata`` naming
+the file and the repair, and is never signed over.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from typing import TypeVar
 
 from packaging.version import InvalidVersion, Version
 from securesystemslib.signer import Key, Signer
-from tuf.api.exceptions import UnsignedMetadataError
+from tuf.api.exceptions import LengthOrHashMismatchError, UnsignedMetadataError
 from tuf.api.metadata import (
     Delegations,
     Metadata,
@@ -42,6 +48,7 @@ from tuf.api.metadata import (
     Targets,
     Timestamp,
 )
+from tuf.api.serialization import DeserializationError
 from tuf.repository import Repository
 
 from repo_sign import index, keys
@@ -109,6 +116,8 @@ class SignedRepository(Repository):
         self._passphrases = passphrases
         self._signers: dict[str, Signer] = {}
         self._current: dict[str, bytes] = {}  # role -> bytes of its current version
+        self._unchecked: dict[str, int | None] = {}  # role -> version read but not yet checked
+        self._trusted: dict[str, Signed] = {}  # role -> its current version, checked
         self._staged: dict[str, bytes] = {}  # role -> bytes waiting for publish()
         self._parsed: dict[str, Signed] = {}  # role -> parsed bytes, for reading only
         self._staged_files: dict[Path, bytes | StagedFile] = {}  # target files, likewise
@@ -121,23 +130,83 @@ class SignedRepository(Repository):
         workspace.require_initialized()
         repo = cls(workspace, Policy.load(workspace.policy_file), passphrases)
         root_version = workspace.newest_root_version()
-        repo._current[Root.type] = workspace.read_metadata(Root.type, root_version)
-        repo._current[Timestamp.type] = workspace.read_metadata(Timestamp.type, None)
+        repo._load_current(Root.type, root_version)
+        if workspace.read_metadata(Root.type, None) != repo._current_bytes(Root.type):
+            raise workspace.damaged(Root.type, None, f"not a copy of {root_version}.root.json")
+        repo._load_current(Timestamp.type, None)
         snapshot_version = repo.timestamp().snapshot_meta.version
-        repo._current[Snapshot.type] = workspace.read_metadata(Snapshot.type, snapshot_version)
+        repo._load_current(Snapshot.type, snapshot_version)
         for name, meta in repo.snapshot().meta.items():
             repo._snapshot_versions[name.removesuffix(".json")] = meta.version
         return repo
 
-    def _bytes(self, role: str) -> bytes:
-        if role in self._staged:
-            return self._staged[role]
+    def _load_current(self, role: str, version: int | None) -> None:
+        self._current[role] = self.workspace.read_metadata(role, version)
+        self._unchecked[role] = version
+
+    def _current_bytes(self, role: str, checked: bool = True) -> bytes:
+        """The published version of ``role``, read once, checked unless ``checked`` is False."""
         if role not in self._current:
             version = self._snapshot_versions.get(role)
             if version is None:
                 raise NotInitialized(f"role {role} is not in the current snapshot")
-            self._current[role] = self.workspace.read_metadata(role, version)
+            self._load_current(role, version)
+        if checked and role in self._unchecked:
+            self._check(role, self._unchecked.pop(role))
         return self._current[role]
+
+    def _bytes(self, role: str) -> bytes:
+        if role in self._staged:
+            return self._staged[role]
+        return self._current_bytes(role)
+
+    def _check(self, role: str, version: int | None) -> None:
+        """Check the published ``role`` read from disk as a client would (see module doc)."""
+        data = self._current[role]
+        try:
+            md = Metadata.from_bytes(data)
+        except DeserializationError as exc:
+            raise self.workspace.damaged(role, version, f"not valid TUF metadata ({exc})") from None
+        kind = role if role in TOP_LEVEL else Targets.type
+        if md.signed.type != kind:
+            raise self.workspace.damaged(role, version, f"holds {md.signed.type}, not {kind}")
+        if version is not None and md.signed.version != version:
+            reason = f"holds version {md.signed.version}, not {version}"
+            raise self.workspace.damaged(role, version, reason)
+        try:
+            if role == Snapshot.type:
+                self.timestamp().snapshot_meta.verify_length_and_hashes(data)
+            if isinstance(md.signed, Root):
+                root = md.signed
+                if not root.get_root_verification_result(None, md.signed_bytes, md.signatures):
+                    raise UnsignedMetadataError("root threshold not met")
+            else:
+                delegator = self._trusted_signed(Root.type if role in TOP_LEVEL else Targets.type)
+                assert isinstance(delegator, Root | Targets)
+                delegator.verify_delegate(role, md.signed_bytes, md.signatures)
+        except LengthOrHashMismatchError:
+            reason = "its length or hash differs from what timestamp.json records"
+            raise self.workspace.damaged(role, version, reason) from None
+        except UnsignedMetadataError:
+            reason = "not signed by a threshold of its keys"
+            raise self.workspace.damaged(role, version, reason) from None
+        self._trusted[role] = md.signed
+        if role not in self._staged:
+            self._parsed[role] = md.signed
+
+    def _trusted_signed(self, role: str) -> Signed:
+        """The published (not staged) version of ``role``, checked: the delegator to trust."""
+        self._current_bytes(role)
+        return self._trusted[role]
+
+    def adopt(self, role: str, data: bytes, signed: Signed) -> None:
+        """Take ``data`` (parsed: ``signed``), verified by the caller, as the published ``role``."""
+        self._current[role] = data
+        self._trusted[role] = signed
+        if isinstance(signed, Snapshot):
+            self._snapshot_versions = {
+                name.removesuffix(".json"): meta.version for name, meta in signed.meta.items()
+            }
 
     def expires(self, role: str) -> datetime:
         """When the current version of ``role`` expires, without parsing all of it.
@@ -147,10 +216,10 @@ class SignedRepository(Repository):
         keys, so ``signed.expires`` comes before the targets. Anything else
         is parsed in full.
         """
-        data = self._bytes(role)
+        data = self._staged.get(role) or self._current_bytes(role, checked=False)
         match = _EXPIRES.search(data, 0, 4096)
         if match is None:
-            return Metadata.from_bytes(data).signed.expires
+            return self._read(role).expires
         return datetime.strptime(match[1].decode(), TIME_FORMAT).replace(tzinfo=UTC)
 
     def set_staged(self, role: str, data: bytes) -> None:
@@ -165,7 +234,9 @@ class SignedRepository(Repository):
         ``open()`` still returns a fresh copy for editing.
         """
         if role not in self._parsed:
-            self._parsed[role] = Metadata.from_bytes(self._bytes(role)).signed
+            data = self._bytes(role)
+            if role not in self._parsed:  # checking it may have parsed it
+                self._parsed[role] = Metadata.from_bytes(data).signed
         return self._parsed[role]
 
     def root(self) -> Root:
@@ -349,12 +420,15 @@ class SignedRepository(Repository):
             if durable and not synced:
                 os.sync()
                 synced = True
-            version = None if role == Timestamp.type else Metadata.from_bytes(data).signed.version
+            signed = Metadata.from_bytes(data).signed
+            version = None if role == Timestamp.type else signed.version
             self.workspace.write_metadata(role, version, data, durable)
             written.append(self.workspace.metadata_path(role, version).name)
             if role == Root.type:
                 self.workspace.write_metadata(Root.type, None, data, durable)
             self._current[role] = data
+            self._trusted[role] = signed
+            self._unchecked.pop(role, None)
         if not synced:
             os.sync()
         self._staged.clear()

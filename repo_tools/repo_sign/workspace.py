@@ -22,11 +22,18 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from repo_sign.errors import NotInitialized
+from repo_sign.errors import DamagedMetadata, NotInitialized
 from repo_sign.fsutil import locked, remove_leftovers, write_atomic
 
 POLICY_FILE = "repo-sign.toml"
 LOCK_FILE = ".repo-sign.lock"
+REPAIR = "run 'repo-sign refresh --repair'"
+RESTORE = "restore it from a backup"
+_OFFLINE_REPAIR = {
+    "root": f"{RESTORE} (root is signed offline)",
+    "targets": f"{RESTORE}, or run 'repo-sign refresh --repair' if repo-sign.toml "
+    "names the targets signers",
+}
 
 
 class Workspace:
@@ -41,7 +48,8 @@ class Workspace:
         self.policy_file = self.root / POLICY_FILE
 
     def is_initialized(self) -> bool:
-        return self.policy_file.exists() and (self.metadata / "timestamp.json").exists()
+        """``init`` writes the policy last: any metadata missing beside it is damage."""
+        return self.policy_file.exists()
 
     def awaits_first_root(self) -> bool:
         """Whether ``init`` staged root version 1 for key holders and it is not published.
@@ -79,14 +87,20 @@ class Workspace:
         return self.metadata / name
 
     def read_metadata(self, role: str, version: int | None) -> bytes:
-        path = self.metadata_path(role, version)
         try:
-            return path.read_bytes()
+            return self.metadata_path(role, version).read_bytes()
         except FileNotFoundError:
-            raise NotInitialized(
-                f"{path.relative_to(self.root)} is missing: the repository is incomplete; "
-                "restore it from a backup or run 'repo-sign verify'"
-            ) from None
+            raise self.damaged(role, version, "missing") from None
+
+    def damaged(
+        self, role: str, version: int | None, reason: str, hint: str | None = None
+    ) -> DamagedMetadata:
+        """The error for a damaged metadata file: its path, what is wrong, and the repair."""
+        path = self.metadata_path(role, version).relative_to(self.root)
+        if hint is None:
+            copy = version is None and role == "root"
+            hint = REPAIR if copy else _OFFLINE_REPAIR.get(role, REPAIR)
+        return DamagedMetadata(f"{path}: {reason}: {hint}")
 
     def write_metadata(
         self, role: str, version: int | None, data: bytes, durable: bool = True
@@ -99,7 +113,7 @@ class Workspace:
         while self.metadata_path("root", version + 1).exists():
             version += 1
         if version == 0:
-            raise NotInitialized(f"{self.metadata}/1.root.json is missing")
+            raise self.damaged("root", 1, "missing")
         return version
 
     # target files

@@ -47,7 +47,7 @@ def sign_unchecked(workspace: Path, path: Path, core_metadata: bytes | None) -> 
     dist = Distribution(path, path.name, project, version, is_wheel, None, core_metadata)
     ws = Workspace(workspace)
     with ws.lock():
-        repository = SignedRepository.load(ws, lambda _name, _new: PASSPHRASE.encode())
+        repository = SignedRepository.load(ws, lambda _name, _role, _new: PASSPHRASE.encode())
         add_distributions(repository, [dist])
 
 

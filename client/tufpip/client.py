@@ -47,9 +47,9 @@ from tufpip.errors import (
     TamperingDetected,
     TufpipError,
     UsageError,
-    translate,
 )
 from tufpip.installer import Action, Installer
+from tufpip.reasons import translate
 from tufpip.requirements import RequirementFiles
 from tufpip.session import ProgressFactory, Session
 from tufpip.state import DEFAULT_NAME, Home, Repository, make_private_folder

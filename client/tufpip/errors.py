@@ -1,24 +1,13 @@
-"""Typed errors of tufpip, their exit statuses, and ngclient errors in the user's words.
+"""Typed errors of tufpip and their exit statuses.
 
 Rules:
 - The library raises only ``TufpipError`` subclasses and never prints; the
   command line prints ``str(error)`` as one line and exits with
-  ``error.exit_code``.
-- ``translate()`` turns what python-tuf raises into the user's words, keeping
-  the TUF reason: a rollback names both versions, a freeze names the expiry,
-  tampering names the target path. python-tuf has no rollback exception: a
-  rollback is a ``BadVersionNumberError`` whose message carries the versions.
-- A 401 is an authentication failure, and so is a 403 on metadata (a 403 on
-  a target may be a missing file on some static hosts). Credentials in URLs
-  are redacted (``urls.redact``) in every message made here.
+  ``error.exit_code``. What python-tuf raises is put in the user's words by
+  ``reasons.translate``.
 """
 
 from __future__ import annotations
-
-import re
-from datetime import datetime
-
-from tuf.api import exceptions as tuf_exc
 
 
 class TufpipError(Exception):
@@ -104,102 +93,3 @@ EXIT_CODES: dict[int, str] = {
     8: "authentication: the repository refused the credentials (URL or ~/.netrc)",
     130: "interrupted",
 }
-
-_TIMESTAMP_ROLLBACK = re.compile(r"New timestamp version (\d+) must be >= (\d+)")
-_SNAPSHOT_ROLLBACK = re.compile(r"New snapshot version must be >= (\d+), got version (\d+)")
-# python-tuf names the new version first and the trusted one second here.
-_META_ROLLBACK = re.compile(r"Expected (\S+\.json) version (\d+), got (\d+)\.")
-# A targets or bin file whose version differs from the one the snapshot lists
-# (python-tuf names the listed version first here).
-_DELEGATE_VERSION = re.compile(r"Expected (\S+) v(\d+), got v(\d+)\.")
-
-
-def translate(
-    error: Exception,
-    *,
-    repository: str,
-    target: str | None = None,
-    timestamp_expiry: datetime | None = None,
-) -> TufpipError:
-    """The user's one-line version of an error raised by python-tuf.
-
-    ``repository`` is the base URL, ``target`` the target path being fetched
-    when the error happened (``None`` while refreshing metadata), and
-    ``timestamp_expiry`` the expiry of the newest verified timestamp, when known.
-    """
-    from tufpip.urls import redact  # urls raises this module's UsageError
-
-    if isinstance(error, TufpipError):
-        return error
-    repository = redact(repository)
-    message = redact(str(error))
-    if isinstance(error, tuf_exc.BadVersionNumberError):
-        return _rollback(message)
-    if isinstance(error, tuf_exc.ExpiredMetadataError):
-        if message == "timestamp.json is expired" and timestamp_expiry is not None:
-            when = timestamp_expiry.strftime("%Y-%m-%d %H:%M:%S UTC")
-            message = f"timestamp.json expired at {when}"
-        return FreezeDetected(f"{message}: the repository serves stale metadata (freeze?)")
-    if isinstance(error, tuf_exc.LengthOrHashMismatchError) and target:
-        return TamperingDetected(f"hash of {target} does not match signed metadata")
-    if isinstance(error, tuf_exc.DownloadLengthMismatchError) and target:
-        return TamperingDetected(f"{target} is longer than its signed length")
-    if isinstance(error, tuf_exc.UnsignedMetadataError):
-        return VerificationError(f"metadata not signed by trusted keys: {message}")
-    if isinstance(error, tuf_exc.RepositoryError | tuf_exc.DownloadLengthMismatchError):
-        return VerificationError(f"metadata failed verification: {message}")
-    if isinstance(error, tuf_exc.DownloadHTTPError) and (
-        error.status_code == 401 or (error.status_code == 403 and target is None)
-    ):
-        return AuthenticationFailed(
-            f"authentication failed for {repository} (HTTP {error.status_code}):"
-            " check credentials or ~/.netrc"
-        )
-    if isinstance(error, tuf_exc.DownloadHTTPError):
-        what = target or "metadata"
-        return Unreachable(f"{repository} answered HTTP {error.status_code} for {what}")
-    if isinstance(error, tuf_exc.DownloadError):
-        return Unreachable(f"cannot reach repository {repository}: {redact(_cause(error))}")
-    if isinstance(error, OSError):
-        return StateError(f"cannot use tufpip's local state: {error}")
-    return TufpipError(f"{type(error).__name__}: {message}")
-
-
-def _rollback(message: str) -> RollbackDetected:
-    if match := _TIMESTAMP_ROLLBACK.search(message):
-        new, trusted = match.groups()
-        return RollbackDetected(
-            f"rollback refused: timestamp version {new} is older than trusted version {trusted}"
-        )
-    if match := _SNAPSHOT_ROLLBACK.search(message):
-        trusted, new = match.groups()
-        return RollbackDetected(
-            f"rollback refused: snapshot version {new} is older than trusted version {trusted}"
-        )
-    if match := _META_ROLLBACK.search(message):
-        name, new, trusted = match.groups()
-        return RollbackDetected(
-            f"rollback refused: {name} version {new} is older than trusted version {trusted}"
-        )
-    if match := _DELEGATE_VERSION.search(message):
-        name, listed, new = match.groups()
-        if int(new) < int(listed):
-            return RollbackDetected(
-                f"rollback refused: {name}.json version {new} is older than"
-                f" version {listed} listed by the trusted snapshot"
-            )
-        return RollbackDetected(
-            f"inconsistent metadata: {name}.json version {new} is not version {listed}"
-            " listed by the trusted snapshot"
-        )
-    return RollbackDetected(f"inconsistent metadata versions: {message}")
-
-
-def _cause(error: BaseException) -> str:
-    """The first non-empty message in an exception's cause chain."""
-    current: BaseException | None = error
-    while current is not None:
-        if str(current):
-            return str(current)
-        current = current.__cause__ or current.__context__
-    return type(error).__name__

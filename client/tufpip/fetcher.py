@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from http.cookiejar import DefaultCookiePolicy
 from importlib import metadata
-from typing import IO
+from typing import IO, TYPE_CHECKING
 from urllib import parse
 from urllib.request import url2pathname
 
@@ -38,6 +38,9 @@ from tuf.ngclient import FetcherInterface
 
 from tufpip.errors import UsageError
 from tufpip.urls import redact
+
+if TYPE_CHECKING:
+    from tufpip.reasons import Seen
 
 logger = logging.getLogger(__name__)
 
@@ -345,38 +348,46 @@ class RequestsFetcher(FetcherInterface):
 
 
 class ObservingFetcher(FetcherInterface):
-    """Delegates to another fetcher, keeping the last timestamp.json and reporting progress.
+    """Delegates to another fetcher, recording the metadata fetched and reporting progress.
 
-    A freeze is reported with the expiry of the newest verified timestamp;
-    ngclient does not persist an expired timestamp, so the bytes it verified
-    are kept here. While ``progress`` is set (one target download at a time:
-    a session uses its Updater only under its lock) each chunk is reported.
-    Chunks are passed through as they come, so ngclient's length limit
-    still applies.
+    Each complete metadata file (a URL under ``metadata_url``) is kept in
+    ``seen.fetched`` under its role name, in fetch order, so that a refusal
+    can name what ngclient refused (``reasons.translate``). While
+    ``progress`` is set (one target download at a time: a session uses its
+    Updater only under its lock) each chunk is reported. Chunks are passed
+    through as they come, so ngclient's length limit still applies.
     """
 
-    def __init__(self, fetcher: FetcherInterface) -> None:
+    def __init__(self, fetcher: FetcherInterface, metadata_url: str, seen: Seen) -> None:
         self._fetcher = fetcher
-        self.timestamp: bytes | None = None
+        self._metadata_url = metadata_url
+        self.seen = seen
         self.progress: Callable[[int], None] | None = None
 
     def _fetch(self, url: str) -> Iterator[bytes]:
         chunks = self._fetcher.fetch(url)
-        if url.endswith("/timestamp.json"):
-            return self._recording(chunks)
+        if url.startswith(self._metadata_url):
+            return self._recording(_role_of(url.removeprefix(self._metadata_url)), chunks)
         if self.progress is not None:
             return self._reporting(chunks, self.progress)
         return chunks
 
-    def _recording(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    def _recording(self, role: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
         data = bytearray()
         for chunk in chunks:
             data += chunk
             yield chunk
-        self.timestamp = bytes(data)
+        self.seen.fetched.pop(role, None)  # re-inserted last: the order is the fetch order
+        self.seen.fetched[role] = bytes(data)
 
     @staticmethod
     def _reporting(chunks: Iterator[bytes], advance: Callable[[int], None]) -> Iterator[bytes]:
         for chunk in chunks:
             advance(len(chunk))
             yield chunk
+
+
+def _role_of(name: str) -> str:
+    """``3.bins-a.json`` -> ``bins-a``; ``timestamp.json`` -> ``timestamp``."""
+    version, _, rest = name.partition(".")
+    return (rest if version.isdigit() else name).removesuffix(".json")

@@ -27,7 +27,7 @@ Rules:
   (``tufindex.dependencies``: signed before repo-sign refused such files) is
   refused after its verification and before anything is handed out; a file
   that passed is not checked again in this run.
-- Failures are raised as ``TufpipError`` in the user's words (``errors.translate``).
+- Failures are raised as ``TufpipError`` in the user's words (``reasons.translate``).
 - tuf, securesystemslib, cryptography, requests and the dependency rule are
   imported on entry, after ``on_locked`` ran: an install starts its installer
   there, so their import (most of tufpip's start-up) overlaps the installer's
@@ -44,14 +44,14 @@ import re
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tuf.api import exceptions as tuf_exc
 
 from tufindex import targetpaths
-from tufpip.errors import NotFound, UnsignedDependency, translate
+from tufpip.errors import NotFound, UnsignedDependency
+from tufpip.reasons import Seen, translate
 from tufpip.state import Repository, incoming
 from tufpip.urls import redact
 
@@ -92,6 +92,7 @@ class Session:
         self._verified: dict[str, Path] = {}
         self._pages: dict[str, PageFiles | None] = {}
         self._recorder: ObservingFetcher | None = None
+        self._seen = Seen(trusted_dir=repository.metadata_dir)
         self._updater: Updater | None = None
         self._resources = contextlib.ExitStack()
 
@@ -107,7 +108,7 @@ class Session:
 
             fetcher = RequestsFetcher()
             stack.callback(fetcher.close)
-            self._recorder = ObservingFetcher(fetcher)
+            self._recorder = ObservingFetcher(fetcher, self.repository.metadata_url, self._seen)
             try:
                 self._updater = build_updater(
                     self.repository.metadata_dir,
@@ -261,32 +262,7 @@ class Session:
         return self.target(path).read_bytes()
 
     def _translate(self, error: Exception, target: str | None = None) -> Exception:
-        return translate(
-            error,
-            repository=self.repository.url,
-            target=target,
-            timestamp_expiry=self._newest_timestamp_expiry(),
-        )
-
-    def _newest_timestamp_expiry(self) -> datetime | None:
-        """Expiry of the newest verified timestamp: the persisted one or this run's.
-
-        Called after a failure only. The persisted timestamp was verified when
-        it was stored; the one fetched in this run counts only when its
-        version is higher, because only then did ngclient accept it.
-        """
-        from tuf.api.metadata import Metadata, Timestamp
-
-        candidates = []
-        persisted = self.repository.metadata_dir / "timestamp.json"
-        stored = persisted.read_bytes() if persisted.exists() else b""
-        recorded = self._recorder.timestamp if self._recorder is not None else None
-        for data in (stored, recorded or b""):
-            with contextlib.suppress(ValueError, tuf_exc.RepositoryError):
-                candidates.append(Metadata[Timestamp].from_bytes(data).signed)
-        if not candidates:
-            return None
-        return max(candidates, key=lambda timestamp: timestamp.version).expires
+        return translate(error, repository=self.repository.url, target=target, seen=self._seen)
 
 
 def _check_dependencies(path: str, local: Path) -> None:

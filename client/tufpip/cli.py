@@ -43,19 +43,7 @@ _PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True}
 _ELSEWHERE = ("--target", "--prefix", "--root")
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class _Group(click.Group):
-    """Reports ``TufpipError`` as one line and its exit status."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except TufpipError as exc:
-            if ctx.params.get("debug"):
-                click.echo(urls.redact(traceback.format_exc()), err=True, nl=False)
-            click.echo(f"tufpip: error: {urls.redact(str(exc))}", err=True)
-            ctx.exit(exc.exit_code)
+_DEBUG = "debug"
 
 
 class _RedactingFormatter(logging.Formatter):
@@ -72,7 +60,6 @@ def _json_option(command: F) -> F:
 
 
 @click.group(
-    cls=_Group,
     no_args_is_help=False,  # "Missing command": one line, as every usage error
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Exit status: " + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()),
@@ -84,6 +71,7 @@ def _json_option(command: F) -> F:
 @click.pass_context
 def cli(ctx: click.Context, repository: str | None, verbose: bool, debug: bool) -> None:
     """Install Python packages only after TUF verification."""
+    ctx.ensure_object(dict)[_DEBUG] = debug  # for main(), which reports what commands raise
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_RedactingFormatter("tufpip: %(message)s"))
     logger = logging.getLogger("tufpip")
@@ -342,17 +330,27 @@ def _echo_json(document: object) -> None:
     click.echo(json.dumps(document, indent=2))
 
 
-def main() -> None:
-    """Run the command; click's own errors become one line too (usage errors: exit 2)."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``tufpip`` with ``argv`` (default: the process's); return the exit status.
+
+    The one place where failures become output: one ``tufpip: error:`` line
+    (the traceback first with ``--debug``) and the error's exit status.
+    """
+    options: dict[str, object] = {}  # the group's options, once parsed
     try:
-        status = cli.main(prog_name="tufpip", standalone_mode=False)
+        status = cli.main(args=argv, prog_name="tufpip", standalone_mode=False, obj=options)
+    except TufpipError as exc:
+        if options.get(_DEBUG):
+            click.echo(urls.redact(traceback.format_exc()), err=True, nl=False)
+        click.echo(f"tufpip: error: {urls.redact(str(exc))}", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
         message = urls.redact(exc.format_message())
         if context := getattr(exc, "ctx", None):  # usage errors name their command
             message = f"{message.rstrip('.')} (see '{context.command_path} -h')"
         click.echo(f"tufpip: error: {message}", err=True)
-        status = exc.exit_code
+        return exc.exit_code
     except click.Abort:
         click.echo("tufpip: error: interrupted", err=True)
-        status = 130
-    sys.exit(status if isinstance(status, int) else 0)
+        return 130
+    return status if isinstance(status, int) else 0

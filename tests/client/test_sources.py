@@ -7,10 +7,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from tufpip.arguments import PIP, UV, Option, canonical_arguments
-from tufpip.cli import cli
+from tufpip.cli import main
 from tufpip.errors import RefusedSource, UsageError
 from tufpip.requirements import RequirementFiles
 
@@ -135,11 +134,18 @@ def test_cycles_in_requirements_files_terminate(tmp_path: Path) -> None:
     ],
     ids=" ".join,
 )
-def test_cli_refuses_before_running_anything(args: list[str], tmp_path: Path) -> None:
+def test_cli_refuses_before_running_anything(
+    args: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """Exit 3 and one line, even with no repository recorded: nothing else ran."""
-    result = CliRunner().invoke(cli, ["install", *args], env={"TUFPIP_HOME": str(tmp_path)})
-    assert result.exit_code == 3
-    assert result.output.count("\n") == 1
-    assert result.output.startswith("tufpip: error: ")
-    assert "verified index" in result.output or "install it by name" in result.output
+    monkeypatch.setenv("TUFPIP_HOME", str(tmp_path))
+    assert main(["install", *args]) == 3
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith("tufpip: error: ")
+    assert "verified index" in err or "install it by name" in err
     assert not (tmp_path / "repositories").exists()

@@ -153,6 +153,7 @@ class Client:
         with Session(self.repository, self.progress) as session:
             for file in files:
                 target = _target_of(file.name)
+                error: TufpipError | None
                 try:
                     info = session.targetinfo(target)
                     with open(file, "rb") as data:

@@ -171,7 +171,7 @@ class RequirementFiles:
     def _canonical_lines(self, text: str, path: Path, name: str) -> Iterator[str]:
         for number, line in _logical_lines(text, name):
             where = f" (in {name}, line {number})"
-            line = _ENV_VAR.sub(lambda match, where=where: self._expand(match[1], where), line)
+            line = self._expand_variables(line, where)
             requirement, options = _split_line(line)
             try:
                 tokens = shlex.split(options)
@@ -193,6 +193,9 @@ class RequirementFiles:
                     yield f"{option} {copy.name}"
                 else:
                     yield f"{option}={value}" if value else option
+
+    def _expand_variables(self, line: str, where: str) -> str:
+        return _ENV_VAR.sub(lambda match: self._expand(match[1], where), line)
 
     def _expand(self, variable: str, where: str) -> str:
         value = self.environ.get(variable, "")

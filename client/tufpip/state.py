@@ -122,7 +122,7 @@ def lock_exclusively(fd: int) -> None:
     first byte, retried until free (it gives up after 10 s per call). Closing
     ``fd`` releases either.
     """
-    if os.name == "nt":
+    if sys.platform == "win32":
         import msvcrt
 
         while True:

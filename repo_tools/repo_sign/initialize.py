@@ -17,7 +17,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from securesystemslib.signer import CryptoSigner, Key, Signer
 from tuf.api.metadata import Root, Targets
@@ -36,7 +36,7 @@ def init_repository(
     *,
     root_keys: int = 1,
     thresholds: dict[str, int] | None = None,
-    holders: dict[str, Sequence[Key]] | None = None,
+    holders: Mapping[str, Sequence[Key]] | None = None,
     key_type: str = "ed25519",
     bins: int = 16,
     expires: dict[str, float] | None = None,
@@ -105,7 +105,7 @@ def init_repository(
 
 
 def _periods(expires: dict[str, float]) -> dict[str, float]:
-    periods = dict(DEFAULT_EXPIRY_DAYS)
+    periods: dict[str, float] = dict(DEFAULT_EXPIRY_DAYS)
     for role, days in expires.items():
         if role not in periods:
             raise PolicyError(f"unknown role {role!r} in --expires: use {', '.join(periods)}")

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from securesystemslib.formats import encode_canonical
 from securesystemslib.signer import CryptoSigner, Key, Signer, SSlibKey
 
@@ -52,8 +53,9 @@ def is_signer_uri(reference: str) -> bool:
 
 def keyid_of(key_dict: dict) -> str:
     """The TUF key id of a public key dict: sha256 of its canonical JSON."""
-    canonical = {k: key_dict[k] for k in ("keytype", "scheme", "keyval")}
-    return hashlib.sha256(encode_canonical(canonical).encode()).hexdigest()
+    canonical = encode_canonical({k: key_dict[k] for k in ("keytype", "scheme", "keyval")})
+    assert canonical is not None  # None only when an output function is given
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def short_keyid(keyid: str) -> str:
@@ -66,8 +68,9 @@ def fingerprint(key: Key) -> str:
     return " ".join(key.keyid[i : i + 4] for i in range(0, 64, 4))
 
 
-def generate(key_type: str = "ed25519") -> tuple[object, SSlibKey]:
+def generate(key_type: str = "ed25519") -> tuple[PrivateKeyTypes, SSlibKey]:
     """A new private key (a ``cryptography`` object) and its TUF public key."""
+    private: PrivateKeyTypes
     if key_type == "ed25519":
         private = ed25519.Ed25519PrivateKey.generate()
     elif key_type == "ecdsa":
@@ -113,7 +116,7 @@ def read_public_key(path: Path) -> SSlibKey:
         raise KeyUnavailable(f"cannot read public key {path}: {exc.strerror}") from exc
     try:
         if raw.lstrip().startswith(b"-----BEGIN PUBLIC KEY"):
-            key = SSlibKey.from_pem(raw)
+            key = SSlibKey.from_crypto(serialization.load_pem_public_key(raw))
             return SSlibKey.from_dict(keyid_of(key.to_dict()), key.to_dict())
         data = json.loads(raw)
         keyid = data.pop("keyid", None)

@@ -95,6 +95,7 @@ class Repair:
             root = self._root()
             listed, self.named = self._listed(root)
             targets = self._role(root, Targets.type, listed.get(Targets.type))
+            assert isinstance(targets, Targets)  # verified as the targets role
             versions = {Targets.type: targets.version}
             delegated = set(_delegated(targets))
             for role in sorted((set(listed) | delegated) - {Targets.type}):
@@ -170,8 +171,8 @@ class Repair:
         for version in first + self.on_disk.get(Snapshot.type, []):
             if found := _verified(self.workspace, root, Snapshot.type, version):
                 assert isinstance(found[1].signed, Snapshot)
-                meta = found[1].signed.meta
-                listed = {name.removesuffix(".json"): m.version for name, m in meta.items()}
+                listing = found[1].signed.meta
+                listed = {name.removesuffix(".json"): m.version for name, m in listing.items()}
                 return listed, version in first
         return {}, False
 

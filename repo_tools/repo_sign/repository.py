@@ -550,8 +550,9 @@ def _add(repo: SignedRepository, dists: list[Distribution]) -> Changes:
         metadata_sha = None
         if dist.core_metadata is not None:
             meta_path = targetpaths.core_metadata(dist.project, dist.filename)
-            new[meta_path] = repo.stage_target(meta_path, dist.core_metadata)
-            metadata_sha = new[meta_path].hashes["sha256"]
+            metadata_info = repo.stage_target(meta_path, dist.core_metadata)
+            new[meta_path] = metadata_info
+            metadata_sha = metadata_info.hashes["sha256"]
         page.files[dist.filename] = index.FileEntry(
             dist.filename,
             copy.sha256,

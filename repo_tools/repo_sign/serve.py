@@ -66,14 +66,16 @@ class RepositoryServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, workspace: Workspace, host: str = "127.0.0.1", port: int = 0, log=False):
+    def __init__(
+        self, workspace: Workspace, host: str = "127.0.0.1", port: int = 0, log: bool = False
+    ) -> None:
         handler = type("Handler", (_Handler,), {"root": workspace.root})
         super().__init__((host, port), handler)
         self.log = log
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
+        host, port = self.socket.getsockname()[:2]
         return f"http://{host}:{port}"
 
     def start_background(self) -> threading.Thread:

@@ -5,9 +5,8 @@ from pathlib import Path
 import pytest
 
 from repo_sign.workspace import Workspace
+from tests.ceremony.helpers import repo_sign
 from tests.support.distributions import make_wheel
-
-from .helpers import repo_sign
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ from pathlib import Path
 from tuf.api.metadata import Metadata
 
 from repo_sign.workspace import Workspace
-
-from .helpers import repo_sign, workspace_holders
+from tests.ceremony.helpers import repo_sign, workspace_holders
 
 
 def test_renewing_root_and_targets_in_a_ceremony_ends_the_warning(tmp_path: Path) -> None:

@@ -10,8 +10,7 @@ import shutil
 from pathlib import Path
 
 from repo_sign.workspace import Workspace
-
-from .helpers import Holder, refused, repo_sign, served, tufpip
+from tests.ceremony.helpers import Holder, refused, repo_sign, served, tufpip
 
 AWAITS = "repo-sign: error: root v1 awaits signatures: see repo-sign ceremony status"
 

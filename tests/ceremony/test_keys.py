@@ -10,8 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from repo_sign import keys
-
-from .helpers import PASSPHRASE, refused, repo_sign
+from tests.ceremony.helpers import PASSPHRASE, refused, repo_sign
 
 
 @pytest.mark.parametrize("key_type", ["ed25519", "ecdsa"])
@@ -33,3 +32,17 @@ def test_key_new_never_overwrites(tmp_path: Path) -> None:
     before = (tmp_path / "k").read_bytes()
     assert "already exists" in refused("key", "new", "--out", "k", cwd=tmp_path)
     assert (tmp_path / "k").read_bytes() == before
+
+
+@pytest.mark.parametrize("key_type", keys.KEY_TYPES)
+def test_pem_public_key_file_reads_as_the_same_key(tmp_path: Path, key_type: str) -> None:
+    """A holder may hand over a PEM SubjectPublicKeyInfo (what tokens export) instead of
+    TUF key JSON: it reads as the same key, with the same key id."""
+    private, public = keys.generate(key_type)
+    pem = tmp_path / "holder.pem"
+    pem.write_bytes(
+        private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    assert keys.read_public_key(pem).keyid == public.keyid

@@ -18,8 +18,7 @@ from tuf.api.metadata import Metadata, Timestamp
 
 from repo_sign import keys
 from repo_sign.workspace import Workspace
-
-from .helpers import (
+from tests.ceremony.helpers import (
     PASSPHRASE,
     ngclient,
     ngclient_fetch,

@@ -10,8 +10,7 @@ from tuf.api.metadata import Metadata
 
 from repo_sign import keys
 from repo_sign.workspace import Workspace
-
-from .helpers import Holder, refused, repo_sign, workspace_holders
+from tests.ceremony.helpers import Holder, refused, repo_sign, workspace_holders
 
 
 def root_pubs(ws: Workspace) -> list[Path]:

@@ -10,8 +10,7 @@ from tuf.api.metadata import Metadata
 from repo_sign import keys
 from repo_sign.ceremony.signatures import digest
 from repo_sign.workspace import Workspace
-
-from .helpers import Holder, repo_sign, workspace_holders
+from tests.ceremony.helpers import Holder, repo_sign, workspace_holders
 
 TIME = "%Y-%m-%dT%H:%M:%SZ"
 

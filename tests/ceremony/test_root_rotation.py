@@ -9,8 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from repo_sign.workspace import Workspace
-
-from .helpers import (
+from tests.ceremony.helpers import (
     Holder,
     ceremony,
     ngclient_fetch,

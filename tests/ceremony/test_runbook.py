@@ -12,8 +12,7 @@ from tuf.api.metadata import Metadata
 
 from repo_sign import keys
 from repo_sign.workspace import Workspace
-
-from .helpers import command_env, repo_sign
+from tests.ceremony.helpers import command_env, repo_sign
 
 RUNBOOK = Path(__file__).parents[2] / "docs" / "ceremony.md"
 

@@ -10,8 +10,15 @@ from cryptography.hazmat.primitives import serialization
 
 from repo_sign import keys
 from repo_sign.workspace import Workspace
-
-from .helpers import Holder, rebin, refused, repo_sign, served, tufpip, workspace_holders
+from tests.ceremony.helpers import (
+    Holder,
+    rebin,
+    refused,
+    repo_sign,
+    served,
+    tufpip,
+    workspace_holders,
+)
 
 
 @pytest.mark.parametrize("rebins", [(), ("16", "4")], ids=["init bins", "rebinned"])

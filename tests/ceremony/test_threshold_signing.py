@@ -16,8 +16,7 @@ import pytest
 from tuf.api.exceptions import UnsignedMetadataError
 
 from repo_sign.workspace import Workspace
-
-from .helpers import (
+from tests.ceremony.helpers import (
     Holder,
     ngclient,
     refused,

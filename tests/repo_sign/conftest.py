@@ -5,8 +5,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.distributions import make_backend_wheel, make_sdist, make_wheel
-
-from ..support.repositories import PASSPHRASE
+from tests.support.repositories import PASSPHRASE
 
 
 @pytest.fixture(autouse=True)

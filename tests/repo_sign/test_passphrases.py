@@ -9,9 +9,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from repo_sign.workspace import Workspace
+from tests.repo_sign.test_commands import one_error_line
 from tests.support.repositories import PASSPHRASE, repo_sign, snapshot_tree
-
-from .test_commands import one_error_line
 
 OWN = {"timestamp": "ticking clock", "snapshot": "still picture", "bins": "sorted buckets"}
 PER_ROLE = {f"REPO_SIGN_PASSPHRASE_{role.upper()}": secret for role, secret in OWN.items()}

@@ -8,7 +8,7 @@ import tarfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from . import tinybackend
+from tests.support import tinybackend
 
 
 def module_name(project: str) -> str:

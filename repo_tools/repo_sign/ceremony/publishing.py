@@ -103,7 +103,7 @@ def resign_unverifiable(repo: SignedRepository) -> list[str]:
 
 def trusted_keyids(repo: SignedRepository) -> set[str]:
     """Every key id that root or targets trusts for some role."""
-    result = set()
+    result: set[str] = set()
     for signed in (repo.root(), repo.targets()):
         for trust in delegations_of(signed).values():
             result.update(trust.keyids)

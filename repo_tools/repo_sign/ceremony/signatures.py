@@ -156,9 +156,9 @@ def signature_status(proposal: Metadata, delegator: Root | None) -> SignatureSta
         if delegator is not None:
             if new.version != delegator.version + 1:
                 raise ConflictingFile(stale(Root.type, new.version, delegator.version))
-            result = new.get_root_verification_result(delegator, payload, sigs)
-            counts.append(_count(f"keys of current root version {delegator.version}", result.first))
-            own = result.second
+            both = new.get_root_verification_result(delegator, payload, sigs)
+            counts.append(_count(f"keys of current root version {delegator.version}", both.first))
+            own = both.second
         counts.append(_count(f"keys of new root version {new.version}", own))
     elif delegator is not None:
         result = delegator.get_verification_result(Targets.type, payload, sigs)

@@ -23,12 +23,16 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Two workers (the machine's two cores); a module's tests stay on one worker,
-# so module-scoped repositories are built once.
+# Two workers (the machine's two cores), stealing work from each other so that
+# one long test does not hold the other worker idle.
 test: lint
 	@start=$$(date +%s); status=0; \
-	$(BIN)/python -m pytest -q -n 2 --dist loadscope --durations=10 || status=$$?; \
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal --durations=10 || status=$$?; \
 	echo "make test: wall time $$(( $$(date +%s) - start )) s"; exit $$status
+
+# The fast tier: lint and the unit-marked modules (tests/conftest.py), under a minute.
+test-unit: lint
+	$(BIN)/python -m pytest -q -n 2 -m 'unit and not network'
 
 # The main job: curate real packages from the upstream index into the demo
 # repository (keys/, metadata/, targets/ here), serve a copy on loopback,

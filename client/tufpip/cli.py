@@ -17,6 +17,7 @@ Rules:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -34,7 +35,7 @@ from tufpip.errors import EXIT_CODES, TufpipError, UsageError
 from tufpip.state import DEFAULT_NAME
 
 if TYPE_CHECKING:
-    from tufpip.client import Client
+    from tufpip.client import Client, Status
     from tufpip.installer import Installer, InstallerName
 
 _PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True}
@@ -313,17 +314,16 @@ def refresh(client: Client, as_json: bool) -> None:
     _print_status(client.refresh(), as_json)
 
 
-def _print_status(report: dict[str, Any], as_json: bool) -> None:
-    report = {**report, "url": urls.redact(report["url"])}
+def _print_status(report: Status, as_json: bool) -> None:
+    report = dataclasses.replace(report, url=urls.redact(report.url))
     if as_json:
-        _echo_json(report)
+        _echo_json(report.to_json())
         return
-    click.echo(f"repository {report['repository']}: {report['url']}")
-    for role, state in report["roles"].items():
-        expired = "  EXPIRED" if state["expired"] else ""
-        click.echo(f"  {role}: version {state['version']}, expires {state['expires']}{expired}")
-    cache = report["cache"]
-    click.echo(f"  cache: {cache['files']} files, {cache['bytes']} bytes")
+    click.echo(f"repository {report.repository}: {report.url}")
+    for role, state in report.roles.items():
+        expired = "  EXPIRED" if state.expired else ""
+        click.echo(f"  {role}: version {state.version}, expires {state.expires}{expired}")
+    click.echo(f"  cache: {report.cache_files} files, {report.cache_bytes} bytes")
 
 
 def _echo_json(document: object) -> None:

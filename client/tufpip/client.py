@@ -69,6 +69,34 @@ class Verification:
     error: TufpipError | None
 
 
+@dataclass(frozen=True)
+class RoleState:
+    """A trusted role's version and expiry, as ``Client.status`` reports them."""
+
+    version: int
+    expires: str
+    expired: bool
+
+
+@dataclass(frozen=True)
+class Status:
+    """The trusted state of one recorded repository and the size of its cache."""
+
+    repository: str
+    url: str
+    roles: dict[str, RoleState]
+    cache_files: int
+    cache_bytes: int
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "repository": self.repository,
+            "url": self.url,
+            "roles": {role: dataclasses.asdict(state) for role, state in self.roles.items()},
+            "cache": {"files": self.cache_files, "bytes": self.cache_bytes},
+        }
+
+
 class Client:
     """Commands on the recorded repository named ``repository`` (default: the first)."""
 
@@ -182,13 +210,13 @@ class Client:
             except NotFound:
                 raise NotFound(f"unknown package: the repository has no project {name!r}") from None
 
-    def refresh(self) -> dict[str, Any]:
+    def refresh(self) -> Status:
         """Update the trusted metadata; return the new ``status()``."""
         with Session(self.repository, self.progress):
             pass
         return self.status()
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> Status:
         """Trusted versions and expiry of every role, from the persisted metadata."""
         from tuf.api.metadata import Metadata
 
@@ -199,18 +227,12 @@ class Client:
                 signed = Metadata.from_file(str(file)).signed
             except (OSError, tuf_exc.RepositoryError) as exc:
                 raise repository.damaged(file, exc) from exc
-            roles[file.stem] = {
-                "version": signed.version,
-                "expires": signed.expires.isoformat(),
-                "expired": signed.is_expired(),
-            }
+            roles[file.stem] = RoleState(
+                signed.version, signed.expires.isoformat(), signed.is_expired()
+            )
         cached = [f for f in repository.target_dir.rglob("*") if f.is_file()]
-        return {
-            "repository": repository.name,
-            "url": repository.url,
-            "roles": roles,
-            "cache": {"files": len(cached), "bytes": sum(f.stat().st_size for f in cached)},
-        }
+        size = sum(f.stat().st_size for f in cached)
+        return Status(repository.name, repository.url, roles, len(cached), size)
 
     def _run(self, installer: Installer, action: Action, args: Sequence[str]) -> None:
         with contextlib.ExitStack() as stack:

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from tufindex.installers import without_installer_configuration
 from tufpip.arguments import PIP, UV, Option
 from tufpip.errors import UsageError
 
@@ -60,16 +61,14 @@ def jailed_environment(environ: Mapping[str, str], index_url: str) -> dict[str, 
     """``environ`` without installer configuration, with every request sent to the index."""
     env = {
         key: value
-        for key, value in environ.items()
-        if not key.upper().startswith(("PIP_", "UV_"))
-        and key.lower() not in _DROPPED_PROXY_VARIABLES
+        for key, value in without_installer_configuration(environ).items()
+        if key.lower() not in _DROPPED_PROXY_VARIABLES
         and (not key.startswith("PYTHON") or key in _KEPT_PYTHON_VARIABLES)
     }
     parts = urlsplit(index_url)
     proxy = f"{parts.scheme}://{parts.netloc}"
     for variable in _PROXY_VARIABLES:
         env[variable] = env[variable.upper()] = proxy
-    env["PIP_CONFIG_FILE"] = os.devnull
     return env
 
 

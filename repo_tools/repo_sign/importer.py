@@ -22,6 +22,7 @@ import requests
 from repo_sign.errors import InvalidDistribution, RepoSignError
 from repo_sign.fsutil import sha256_file
 from tufindex import targetpaths
+from tufindex.installers import without_installer_configuration
 
 DEFAULT_INDEX = "https://pypi.org/simple/"
 JSON_ACCEPT = "application/vnd.pypi.simple.v1+json"
@@ -35,8 +36,7 @@ class ImportFailed(RepoSignError):
 def download(requirements: Path, index_url: str = DEFAULT_INDEX) -> Iterator[list[Path]]:
     """Download ``requirements`` and their dependencies with pip; yield the checked files."""
     with tempfile.TemporaryDirectory(prefix="repo-sign-import-") as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
-        env["PIP_CONFIG_FILE"] = os.devnull
+        env = without_installer_configuration(os.environ)
         command = [
             sys.executable, "-m", "pip", "--isolated", "--disable-pip-version-check",
             "download", "--quiet", "--index-url", index_url, "-r", str(requirements),

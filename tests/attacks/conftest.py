@@ -12,8 +12,6 @@ without disturbing any other test.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import pytest
 from tests.attacks.attacker import AttackerServer, replace
 from tests.attacks.checks import Client, Mirror
 from tests.support.distributions import make_backend_wheel, make_sdist, make_wheel
+from tests.support.environments import new_venv
 from tests.support.repositories import build_repository
 
 
@@ -65,11 +64,6 @@ def client(tmp_path: Path, mirror: Mirror) -> Client:
     run = client("init", mirror.url, "--root", mirror.root)
     assert run.returncode == 0, run.describe()
     return client
-
-
-def new_venv(path: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", path], check=True)
-    return path
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.attacks.checks import Client, Mirror, assert_recovers, installed
-from tests.attacks.conftest import new_venv
 from tests.attacks.forge import Forger
+from tests.support.environments import new_venv
 
 WHEEL = "packages/beta/beta-1.0-py3-none-any.whl"
 

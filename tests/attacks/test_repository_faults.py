@@ -33,8 +33,8 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from repo_sign.verify import verify_repository
 from repo_sign.workspace import Workspace
 from tests.attacks.checks import Client, Mirror, installed
-from tests.attacks.conftest import new_venv
 from tests.support.distributions import make_wheel
+from tests.support.environments import new_venv
 from tests.support.repositories import PASSPHRASE, command_env, repo_sign
 
 REPO_SIGN = [sys.executable, "-m", "repo_sign"]

@@ -3,14 +3,13 @@ loopback, a tufpip home per test, fresh virtual environments."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.client.helpers import Served, Tufpip, distributions
+from tests.support.environments import new_venv
 from tests.support.repositories import build_repository, served
 
 
@@ -53,5 +52,5 @@ def trusting(tufpip: Tufpip, repository: Served) -> Tufpip:
 @pytest.fixture
 def venv(tmp_path: Path) -> Path:
     """A fresh virtual environment without pip; returns its python."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", tmp_path / "venv"], check=True)
+    new_venv(tmp_path / "venv")
     return tmp_path / "venv" / "bin" / "python"

@@ -14,10 +14,10 @@ import json
 import shutil
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 from tests.client.helpers import Served, Tufpip, installed, run_python
+from tests.support.environments import new_venv
 from tufpip import loopback
 from tufpip.client import Client
 from tufpip.index import NO_STORE, VerifyingIndex
@@ -85,7 +85,7 @@ def test_built_sdist_is_reused_and_no_download_is_cached(trusting: Tufpip, tmp_p
     def install() -> subprocess.CompletedProcess[str]:
         target = tmp_path / "venv"
         shutil.rmtree(target, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", target], check=True)
+        new_venv(target)
         python = target / "bin" / "python"
         result = trusting("install", "--python", python, "lambda-pkg", XDG_CACHE_HOME=str(xdg))
         assert result.returncode == 0, result.stderr
@@ -126,7 +126,7 @@ def test_uv_cache_stays_off_and_would_not_keep_served_files(
     def install() -> Path:
         target = tmp_path / "venv"
         shutil.rmtree(target, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", target], check=True)
+        new_venv(target)
         uv = Installer("uv", str(target / "bin" / "python"))
         with (
             loopback.listen(client.repository.port) as listener,

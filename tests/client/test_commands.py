@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.client.helpers import Served, Tufpip, installed, last_line
+from tests.support.environments import new_venv
 
 
 def test_init_requires_a_root(tufpip: Tufpip, repository: Served) -> None:
@@ -84,7 +84,7 @@ def test_eight_concurrent_installs(trusting: Tufpip, tmp_path: Path) -> None:
     pythons = []
     for number in range(8):
         venv = tmp_path / f"venv{number}"
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+        new_venv(venv)
         pythons.append(venv / "bin" / "python")
     shutil.rmtree(trusting.home / "repositories" / "default" / "targets", ignore_errors=True)
 

@@ -4,11 +4,11 @@ else the active virtual environment), never tufpip's own unless named."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 from tests.client.helpers import Tufpip, installed, last_line
+from tests.support.environments import new_venv
 
 OWN = Path(sys.executable)  # the interpreter the tests run tufpip with
 
@@ -56,7 +56,7 @@ def test_a_refused_source_is_reported_first(trusting: Tufpip) -> None:
 def test_python_option_wins_over_the_active_environment(
     trusting: Tufpip, venv: Path, tmp_path: Path
 ) -> None:
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", tmp_path / "other"], check=True)
+    new_venv(tmp_path / "other")
     other = tmp_path / "other" / "bin" / "python"
     result = trusting("install", "--python", venv, "zeta", **activated(other))
     assert result.returncode == 0, result.stderr

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.client.helpers import Tufpip, installed
+from tests.support.environments import new_venv
 from tests.support.repositories import build_repository, served
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -32,7 +33,7 @@ def test_tufpip_installs_itself_from_the_repository(tufpip: Tufpip, tmp_path: Pa
     subprocess.run([*build, "-w", wheels, PROJECT], check=True, capture_output=True)
     [own] = wheels.glob("tufpip-*.whl")
     workspace = build_repository(tmp_path / "repo", [own])
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", tmp_path / "venv"], check=True)
+    new_venv(tmp_path / "venv")
     venv = tmp_path / "venv" / "bin"
     with served(workspace) as url:
         assert tufpip("init", url, "--root", workspace.metadata_path("root", 1)).returncode == 0

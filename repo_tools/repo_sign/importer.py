@@ -4,7 +4,8 @@ pip resolves and downloads the listed packages with their dependencies;
 every downloaded file is then checked against the sha256 the upstream
 index publishes for it (PEP 691 JSON) before it may be signed, so a file
 that changed between pip's download and our check, or a pip that fetched
-from somewhere else, is refused.
+from somewhere else, is refused. The same pages give each file's PEP 700
+``upload-time``, which the repository's pages then carry.
 """
 
 from __future__ import annotations
@@ -32,8 +33,13 @@ class ImportFailed(RepoSignError):
 
 
 @contextmanager
-def download(requirements: Path, index_url: str = DEFAULT_INDEX) -> Iterator[list[Path]]:
-    """Download ``requirements`` and their dependencies with pip; yield the checked files."""
+def download(
+    requirements: Path, index_url: str = DEFAULT_INDEX
+) -> Iterator[tuple[list[Path], dict[str, str]]]:
+    """Download ``requirements`` and their dependencies with pip.
+
+    Yields the checked files and their upstream upload times by file name.
+    """
     with tempfile.TemporaryDirectory(prefix="repo-sign-import-") as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
         env["PIP_CONFIG_FILE"] = os.devnull
@@ -47,14 +53,17 @@ def download(requirements: Path, index_url: str = DEFAULT_INDEX) -> Iterator[lis
             last = (result.stderr.strip().splitlines() or ["pip download failed"])[-1]
             raise ImportFailed(f"pip could not download {requirements}: {last}")
         files = sorted(Path(tmp).iterdir())
-        check_upstream_hashes(files, index_url)
-        yield files
+        yield files, check_upstream_hashes(files, index_url)
 
 
-def check_upstream_hashes(files: list[Path], index_url: str) -> None:
-    """Refuse any file whose sha256 differs from the upstream index's."""
+def check_upstream_hashes(files: list[Path], index_url: str) -> dict[str, str]:
+    """Refuse any file whose sha256 differs from the upstream index's.
+
+    Returns the upstream ``upload-time`` of each file that has one, by file name.
+    """
     session = requests.Session()
-    pages: dict[str, dict[str, str]] = {}
+    pages: dict[str, dict[str, dict]] = {}
+    upload_times: dict[str, str] = {}
     for path in files:
         try:
             project, _version, _wheel = targetpaths.parse_filename(path.name)
@@ -68,11 +77,15 @@ def check_upstream_hashes(files: list[Path], index_url: str) -> None:
                 page = response.json()
             except (requests.RequestException, ValueError) as exc:
                 raise ImportFailed(f"cannot read the upstream page {url}: {exc}") from exc
-            pages[project] = {f["filename"]: f["hashes"].get("sha256", "") for f in page["files"]}
-        expected = pages[project].get(path.name)
+            pages[project] = {f["filename"]: f for f in page["files"]}
+        entry = pages[project].get(path.name) or {}
+        expected = entry.get("hashes", {}).get("sha256")
         _length, actual = sha256_file(path)
         if expected != actual:
             raise ImportFailed(
                 f"{path.name}: sha256 {actual[:16]}... does not match the upstream index "
                 f"({(expected or 'not listed')[:16]}): refusing to sign it"
             )
+        if isinstance(entry.get("upload-time"), str):
+            upload_times[path.name] = entry["upload-time"]
+    return upload_times

@@ -1,19 +1,29 @@
-"""``repo-sign yank``, ``unyank`` and ``project-status``: curating what is published.
+"""``repo-sign yank``, ``unyank``, ``project-status`` and ``sync``: curating what is published.
 
-Each command changes one project's pages and publishes them in one signed
-step, holding the workspace lock; errors are RepoSignError, printed as one
-line by ``cli.main``.
+Each command publishes in one signed step, holding the workspace lock
+throughout (``sync`` too while it downloads, so cron runs take turns);
+errors are RepoSignError, printed as one line by ``cli.main``.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 from repo_sign.cli_support import passphrase_provider, repo_option, workspace_of
+from repo_sign.distributions import inspect
 from repo_sign.index import STATUSES
-from repo_sign.repository import Changes, SignedRepository, set_project_status, yank
+from repo_sign.repository import (
+    Changes,
+    SignedRepository,
+    add_distributions,
+    now,
+    set_project_status,
+    yank,
+)
+from repo_sign.sync import SyncPolicy, fetch
 
 
 def _requirement(text: str) -> tuple[str, str]:
@@ -76,4 +86,57 @@ def project_status(
     _report(changes, f"{name} is {status}")
 
 
-COMMANDS = (yank_, unyank, project_status)
+@click.command()
+@repo_option
+@click.option("--policy", "policy_file", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The TOML sync policy (docs/repository.md).")  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan or result as JSON.")
+@click.pass_context
+def sync(
+    ctx: click.Context, repo: Path | None, policy_file: Path, dry_run: bool, as_json: bool
+) -> None:
+    """Mirror what the policy allows from its upstream index; publish what is new, once."""
+    policy = SyncPolicy.load(policy_file)
+    ws = workspace_of(ctx, repo)
+    ws.require_initialized()
+    with ws.lock(), fetch(policy, now()) as plan:
+        repository = SignedRepository.load(ws, passphrase_provider)
+        dists = [inspect(path) for path in plan.files]
+        published = {
+            name for d in {d.project for d in dists} if (page := repository.project_page(d))
+            for name in page.files
+        }  # fmt: skip
+        new = [d for d in dists if d.filename not in published]
+        changes = Changes()
+        if new and not dry_run:
+            changes = add_distributions(repository, new, plan.upload_times)
+    result = {
+        "dry-run": dry_run,
+        "add": [
+            {
+                "project": d.project,
+                "file": d.filename,
+                "upload-time": plan.upload_times.get(d.filename),
+            }
+            for d in new
+        ],
+        "skipped": [{"file": name, "reason": why} for name, why in sorted(plan.skipped.items())],
+        "published": changes.published,
+    }
+    if as_json:
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+        return
+    for item in result["add"]:
+        verb = "would add" if dry_run else "added"
+        click.echo(f"{verb} {item['project']}: {item['file']} (uploaded {item['upload-time']})")
+    for item in result["skipped"]:
+        click.echo(f"skipped {item['file']}: {item['reason']}")
+    if changes.published:
+        click.echo(f"published {', '.join(changes.published)}")
+    elif not dry_run:
+        click.echo("Nothing new: published nothing.")
+
+
+COMMANDS = (yank_, unyank, project_status, sync)

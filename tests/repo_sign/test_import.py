@@ -10,7 +10,7 @@ from threading import Thread
 import pytest
 
 from repo_sign.errors import InvalidDistribution
-from repo_sign.importer import ImportFailed, check_upstream_hashes
+from repo_sign.importer import ImportFailed, check_upstream_hashes, upload_times
 from tests.support.distributions import make_wheel
 from tests.support.repositories import build_repository, repo_sign
 
@@ -32,6 +32,7 @@ def test_refuses_a_file_whose_hash_differs_from_the_upstream_page(tmp_path: Path
         "files": [
             {
                 "filename": wheel.name,
+                "url": wheel.name,
                 "hashes": {"sha256": "0" * 64},
                 "upload-time": "2024-09-14T02:58:29.586942Z",
             }
@@ -56,7 +57,8 @@ def test_refuses_a_file_whose_hash_differs_from_the_upstream_page(tmp_path: Path
             __import__("hashlib").sha256(wheel.read_bytes()).hexdigest()
         )
         (tmp_path / "index" / "alpha" / "index.html").write_text(json.dumps(page))
-        assert check_upstream_hashes([wheel], url) == {wheel.name: "2024-09-14T02:58:29.586942Z"}
+        entries = check_upstream_hashes([wheel], url)
+        assert upload_times(entries) == {wheel.name: "2024-09-14T02:58:29.586942Z"}
     finally:
         server.shutdown()
         server.server_close()

@@ -141,3 +141,15 @@ def test_an_upstream_hash_mismatch_publishes_nothing(tmp_path: Path, upstream: U
     assert result.returncode == 10, result.stderr
     assert result.stderr.startswith("repo-sign: error: ") and len(result.stderr.splitlines()) == 1
     assert snapshot_tree(ws.root) == before
+
+
+@pytest.mark.network
+def test_sync_a_small_policy_from_the_public_index(tmp_path: Path) -> None:
+    ws = build_repository(tmp_path / "repo", [])
+    path = tmp_path / "sync.toml"
+    path.write_text('[sync]\nrequirements = ["idna"]\ncooldown-days = 7\n')
+    assert "added idna: idna-" in sync(ws, path).stdout
+    (entry,) = pages(ws, "idna")[0]["files"]
+    uploaded = datetime.fromisoformat(entry["upload-time"])
+    assert uploaded < datetime.now(UTC) - timedelta(days=7)
+    assert "OK:" in repo_sign("verify", "--repo", ws.root).stdout

@@ -62,6 +62,12 @@ class NotFound(TufpipError):
     exit_code = 5
 
 
+class ProjectQuarantined(TufpipError):
+    """The repository quarantined the project (PEP 792): none of its files may be used."""
+
+    exit_code = 5
+
+
 class Unreachable(TufpipError):
     """The repository could not be reached or did not serve a file."""
 
@@ -87,7 +93,7 @@ EXIT_CODES: dict[int, str] = {
     3: "refused: an option or requirement names another package source",
     4: "verification failed: rollback, freeze, tampering, bad signatures, or a signed file"
     " whose dependencies name a URL",
-    5: "not found: the repository signs no such project or file",
+    5: "not found: the repository signs no such project or file, or quarantined it",
     6: "network: the repository could not be reached",
     7: "local state: no repository recorded, unknown repository, unreadable state",
     8: "authentication: the repository refused the credentials (URL or ~/.netrc)",

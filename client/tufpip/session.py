@@ -27,6 +27,10 @@ Rules:
   (``tufindex.dependencies``: signed before repo-sign refused such files) is
   refused after its verification and before anything is handed out; a file
   that passed is not checked again in this run.
+- A project page is handed out only once its JSON page's PEP 792 status
+  was read: a quarantined project is refused (``ProjectQuarantined``, with
+  the status and reason) every time; an archived or deprecated one is logged
+  as a warning, once per run.
 - Failures are raised as ``TufpipError`` in the user's words (``reasons.translate``).
 - tuf, securesystemslib, cryptography, requests and the dependency rule are
   imported on entry, after ``on_locked`` ran: an install starts its installer
@@ -50,7 +54,7 @@ from typing import TYPE_CHECKING
 from tuf.api import exceptions as tuf_exc
 
 from tufindex import targetpaths
-from tufpip.errors import NotFound, UnsignedDependency
+from tufpip.errors import NotFound, ProjectQuarantined, UnsignedDependency
 from tufpip.reasons import Seen, translate
 from tufpip.state import Repository, incoming
 from tufpip.urls import redact
@@ -91,6 +95,7 @@ class Session:
         self._lock = threading.Lock()
         self._verified: dict[str, Path] = {}
         self._pages: dict[str, PageFiles | None] = {}
+        self._warned: set[str] = set()
         self._recorder: ObservingFetcher | None = None
         self._seen = Seen(trusted_dir=repository.metadata_dir)
         self._updater: Updater | None = None
@@ -167,6 +172,10 @@ class Session:
             raise self._translate(exc, path) from exc
         if path.startswith("packages/"):
             _check_dependencies(path, local)
+        elif path != targetpaths.PROJECT_LIST:
+            name = path.split("/")[1]
+            json_page = targetpaths.project_page(name, "json")
+            self._check_status(name, local if path == json_page else self._target(json_page))
         logger.info("verified %s (%d bytes)", path, info.length)
         self._verified[path] = local
         return local
@@ -219,6 +228,20 @@ class Session:
                 files = None
             self._pages[name] = files
         return self._pages[name]
+
+    def _check_status(self, name: str, json_page: Path) -> None:
+        """Refuse a quarantined project; warn once about an archived or deprecated one."""
+        try:
+            status = json.loads(json_page.read_bytes()).get("project-status") or {}
+            state, reason = status.get("status", "active"), status.get("reason")
+        except (ValueError, AttributeError):
+            return  # not a page this client reads: its files are checked as targets
+        said = f"project {name} is {state}" + (f": {reason}" if reason else "")
+        if state == "quarantined":
+            raise ProjectQuarantined(f"refused: {said}")
+        if state in ("archived", "deprecated") and name not in self._warned:
+            self._warned.add(name)
+            logger.warning("warning: %s", said)
 
     def _download(self, path: str, info: TargetFile, local: Path) -> None:
         """Download and verify into ``local``: a private file (0600) in private folders.

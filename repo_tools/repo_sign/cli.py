@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from repo_sign import __version__, cli_ceremony, keys
+from repo_sign import __version__, cli_ceremony, cli_curation, keys
 from repo_sign.bins import rebin as rebin_repository
 from repo_sign.ceremony.proposal import Proposal
 from repo_sign.ceremony.review import review
@@ -157,10 +157,11 @@ def import_(ctx: click.Context, repo: Path | None, requirements: Path, index_url
     """Download a requirements list from an upstream index, check its hashes, add it."""
     ws = workspace_of(ctx, repo)
     ws.require_initialized()
-    with download(requirements, index_url) as files:
+    with download(requirements, index_url) as (files, upload_times):
         dists = [inspect(path) for path in files]
         with ws.lock():
-            changes = add_distributions(SignedRepository.load(ws, passphrase_provider), dists)
+            repository = SignedRepository.load(ws, passphrase_provider)
+            changes = add_distributions(repository, dists, upload_times)
     click.echo(f"imported {len(dists)} files ({len(changes.targets_added)} new)")
     for path in changes.targets_added:
         click.echo(f"added {path}")
@@ -281,7 +282,7 @@ def rebin(ctx: click.Context, repo: Path | None, count: int | None) -> None:
     click.echo(f"{count} bins: published {len(changes.published)} metadata files")
 
 
-for _command in cli_ceremony.COMMANDS:
+for _command in (*cli_ceremony.COMMANDS, *cli_curation.COMMANDS):
     cli.add_command(_command)
 
 

@@ -25,9 +25,11 @@ the file and the repair, and is never signed over.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -511,23 +513,31 @@ def _page_targets(repo: SignedRepository, page: index.ProjectPage) -> dict[str, 
     }
 
 
-def add_distributions(repo: SignedRepository, dists: list[Distribution]) -> Changes:
+def add_distributions(
+    repo: SignedRepository,
+    dists: list[Distribution],
+    upload_times: Mapping[str, str] | None = None,
+) -> Changes:
     """Add validated distributions; see ``_add``. Nothing changes on error."""
     try:
-        return _add(repo, dists)
+        return _add(repo, dists, upload_times or {})
     finally:
         repo.discard()
 
 
-def _add(repo: SignedRepository, dists: list[Distribution]) -> Changes:
+def _add(
+    repo: SignedRepository, dists: list[Distribution], upload_times: Mapping[str, str]
+) -> Changes:
     """Add validated distributions; one new snapshot and timestamp for all of them.
 
     Each file is read once, copied while hashed. A file already published
     with the same content is skipped; the same file name with other content
-    is refused. Nothing is written unless everything is signed: callers
-    ``discard()`` on error.
+    is refused. Each new file's ``upload-time`` is its upstream's (from
+    ``upload_times``, by file name), else now. Nothing is written unless
+    everything is signed: callers ``discard()`` on error.
     """
     changes = Changes()
+    added_at = now().strftime(index.TIME_FORMAT)
     pages: dict[str, index.ProjectPage] = {}
     new: dict[str, TargetFile | None] = {}
     for dist in dists:
@@ -560,6 +570,7 @@ def _add(repo: SignedRepository, dists: list[Distribution]) -> Changes:
             dist.requires_python,
             metadata_sha,
             len(dist.core_metadata) if dist.core_metadata is not None else None,
+            upload_times.get(dist.filename, added_at),
         )
         changes.targets_added.append(path)
     if not changes.targets_added:
@@ -610,6 +621,63 @@ def _remove(repo: SignedRepository, project: str, version: str | None) -> Change
     repo.set_targets(new)
     changes.published = repo.snapshot_and_timestamp()
     return changes
+
+
+def yank(repo: SignedRepository, project: str, version: str, reason: bool | str) -> Changes:
+    """Mark every file of ``project`` ``version`` yanked (PEP 592; ``False``: not yanked).
+
+    Only the project's pages change, in one signed publish; nothing is
+    published when every file already has that mark.
+    """
+    wanted = _version(version)
+
+    def mark(page: index.ProjectPage) -> None:
+        files = [
+            f for f in page.files.values() if targetpaths.parse_filename(f.filename)[1] == wanted
+        ]
+        if not files:
+            raise ConflictingFile(f"{page.name} has no version {version} in this repository")
+        for entry in files:
+            page.files[entry.filename] = dataclasses.replace(entry, yanked=reason)
+
+    return _edit_page(repo, project, mark)
+
+
+def set_project_status(
+    repo: SignedRepository, project: str, status: str, reason: str | None
+) -> Changes:
+    """Set a project's PEP 792 status (and reason) on its pages, in one signed publish."""
+    if status not in index.STATUSES:
+        raise PolicyError(f"{status!r} is not a project status: {', '.join(index.STATUSES)}")
+
+    def mark(page: index.ProjectPage) -> None:
+        page.status, page.status_reason = status, reason
+
+    return _edit_page(repo, project, mark)
+
+
+def _edit_page(
+    repo: SignedRepository, project: str, edit: Callable[[index.ProjectPage], None]
+) -> Changes:
+    """Apply ``edit`` to a project's page and publish both formats if they changed."""
+    try:
+        name = targetpaths.normalize(project)
+        page = repo.project_page(name)
+        if page is None:
+            raise ConflictingFile(f"no project {name} in this repository")
+        before = page.to_json()
+        edit(page)
+        changes = Changes()
+        if page.to_json() != before:
+            repo.set_targets(_page_targets(repo, page))
+            changes.published = repo.snapshot_and_timestamp()
+        return changes
+    finally:
+        repo.discard()
+
+
+def _version_of(filename: str) -> Version:
+    return targetpaths.parse_filename(filename)[1]
 
 
 def _version(text: str) -> Version:

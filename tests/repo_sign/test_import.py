@@ -10,7 +10,7 @@ from threading import Thread
 import pytest
 
 from repo_sign.errors import InvalidDistribution
-from repo_sign.importer import ImportFailed, check_upstream_hashes
+from repo_sign.importer import ImportFailed, check_upstream_hashes, upload_times
 from tests.support.distributions import make_wheel
 from tests.support.repositories import build_repository, repo_sign
 
@@ -28,7 +28,16 @@ def test_import_requests_from_the_upstream_index(tmp_path: Path) -> None:
 def test_refuses_a_file_whose_hash_differs_from_the_upstream_page(tmp_path: Path) -> None:
     """The upstream check is real: a loopback index lists another sha256."""
     wheel = make_wheel(tmp_path / "d", "alpha", "1.0")
-    page = {"files": [{"filename": wheel.name, "hashes": {"sha256": "0" * 64}}]}
+    page = {
+        "files": [
+            {
+                "filename": wheel.name,
+                "url": wheel.name,
+                "hashes": {"sha256": "0" * 64},
+                "upload-time": "2024-09-14T02:58:29.586942Z",
+            }
+        ]
+    }
     (tmp_path / "index" / "alpha").mkdir(parents=True)
     (tmp_path / "index" / "alpha" / "index.html").write_text(json.dumps(page))
 
@@ -48,7 +57,8 @@ def test_refuses_a_file_whose_hash_differs_from_the_upstream_page(tmp_path: Path
             __import__("hashlib").sha256(wheel.read_bytes()).hexdigest()
         )
         (tmp_path / "index" / "alpha" / "index.html").write_text(json.dumps(page))
-        check_upstream_hashes([wheel], url)
+        entries = check_upstream_hashes([wheel], url)
+        assert upload_times(entries) == {wheel.name: "2024-09-14T02:58:29.586942Z"}
     finally:
         server.shutdown()
         server.server_close()

@@ -84,7 +84,7 @@ def test_page_fields_follow_pep_691(tmp_path: Path, workspace: Workspace) -> Non
         page = json.loads(Path(client.download_target(info, str(tmp_path / "b"))).read_bytes())
         html_info = client.get_targetinfo(targetpaths.project_page("beta", "html"))
         html = Path(client.download_target(html_info, str(tmp_path / "h"))).read_text()
-    assert page["meta"]["api-version"] == "1.1"
+    assert page["meta"]["api-version"] == "1.4"
     assert page["name"] == "beta"
     assert page["versions"] == ["1.0", "2.0"]
     assert [f["requires-python"] for f in page["files"]] == [">=3.8", ">=3.9"]

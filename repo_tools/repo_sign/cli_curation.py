@@ -112,11 +112,13 @@ def sync(
         changes = Changes()
         if new and not dry_run:
             changes = add_distributions(repository, new, plan.upload_times)
-    added = [
+    added: list[dict[str, str | None]] = [
         {"project": d.project, "file": d.filename, "upload-time": plan.upload_times.get(d.filename)}
         for d in new
     ]
-    skipped = [{"file": name, "reason": why} for name, why in sorted(plan.skipped.items())]
+    skipped: list[dict[str, str | None]] = [
+        {"file": name, "reason": why} for name, why in sorted(plan.skipped.items())
+    ]
     result = {"dry-run": dry_run, "add": added, "skipped": skipped, "published": changes.published}
     if as_json:
         click.echo(json.dumps(result, indent=2, sort_keys=True))

@@ -1,0 +1,35 @@
+"""``repo-sign hosting`` and ``publish``: putting the workspace behind real hosts.
+
+Thin: the rules live in ``hosting`` (what is served, with which headers) and
+``objectstore`` (publishing to S3-compatible storage).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from repo_sign.cli_support import repo_option, workspace_of
+from repo_sign.hosting import nginx_server_block
+
+
+@click.group()
+def hosting() -> None:
+    """Print web server configuration for the workspace."""
+
+
+@hosting.command()
+@repo_option
+@click.option("--listen", required=True, metavar="ADDR:PORT",
+              help="Address nginx listens on, e.g. 127.0.0.1:8080 or [::]:8080.")  # fmt: skip
+@click.pass_context
+def nginx(ctx: click.Context, repo: Path | None, listen: str) -> None:
+    """Print an nginx server block serving metadata/ and targets/ with cache headers."""
+    ws = workspace_of(ctx, repo)
+    ws.require_initialized()
+    click.echo(nginx_server_block(ws.root, listen), nl=False)
+
+
+# The commands ``cli`` adds to the ``repo-sign`` group.
+COMMANDS = (hosting,)

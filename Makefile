@@ -4,14 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint format demo bench dist clean
+.PHONY: venv system-deps test lint format demo bench dist clean
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,uv]'
+	$(BIN)/python -m pip install --quiet -e '.[test,uv,hsm,s3]'
 	touch $(STAMP)
 
 lint: venv
@@ -23,9 +23,22 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The hosts and key hardware the tests run for real: nginx, a SoftHSM2 token
+# and OpenSC's pkcs11-tool (Debian packages; installed as root when missing).
+SYSTEM_DEPS := nginx:nginx softhsm2-util:softhsm2 pkcs11-tool:opensc
+system-deps:
+	@missing=""; for dep in $(SYSTEM_DEPS); do \
+	  command -v $${dep%%:*} >/dev/null || [ -x /usr/sbin/$${dep%%:*} ] || missing="$$missing $${dep#*:}"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	  echo "make system-deps: missing$$missing: run 'sudo apt-get install -y$$missing'"; exit 1; fi; \
+	echo "make system-deps: installing$$missing"; \
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing
+
 # Two workers (the machine's two cores), stealing work from each other so that
 # one long test does not hold the other worker idle.
-test: lint
+test: lint system-deps
 	@start=$$(date +%s); status=0; \
 	$(BIN)/python -m pytest -q -n 2 --dist worksteal --durations=10 || status=$$?; \
 	echo "make test: wall time $$(( $$(date +%s) - start )) s"; exit $$status

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from repo_sign import __version__, cli_ceremony, cli_curation, keys
+from repo_sign import __version__, cli_ceremony, cli_curation, cli_hosting, keys
 from repo_sign.bins import rebin as rebin_repository
 from repo_sign.ceremony.proposal import Proposal
 from repo_sign.ceremony.review import review
@@ -282,7 +282,7 @@ def rebin(ctx: click.Context, repo: Path | None, count: int | None) -> None:
     click.echo(f"{count} bins: published {len(changes.published)} metadata files")
 
 
-for _command in (*cli_ceremony.COMMANDS, *cli_curation.COMMANDS):
+for _command in (*cli_ceremony.COMMANDS, *cli_curation.COMMANDS, *cli_hosting.COMMANDS):
     cli.add_command(_command)
 
 

@@ -75,6 +75,22 @@ def key_new(out: Path, key_type: str) -> None:
     click.echo(f"public key:  {out}.pub (give this file to the repository's maintainers)")
 
 
+@key.command(name="import")
+@click.argument("signer_uri")
+@click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Public key file to write (FILE.pub).")  # fmt: skip
+def key_import(signer_uri: str, out: Path) -> None:
+    """Write the public key file of a key a signer holds (hsm:, awskms:, gcpkms:, hv:)."""
+    if out.exists():
+        raise KeyUnavailable(f"{out} already exists: choose another path")
+    uri, public = keys.import_public_key(signer_uri)
+    keys.write_public_key(out, public)
+    click.echo(f"key id:      {public.keyid}")
+    click.echo(f"fingerprint: {keys.fingerprint(public)}")
+    click.echo(f"signer:      {uri}")
+    click.echo(f"public key:  {out} (give this file to the repository's maintainers)")
+
+
 # ---- ceremony ---------------------------------------------------------------------
 
 
@@ -193,12 +209,28 @@ def discard(ctx: click.Context, repo: Path | None, role: str) -> None:
 @click.option("--key-type", type=click.Choice(keys.KEY_TYPES), default="ed25519",
               show_default=True)  # fmt: skip
 @click.option("--expires", "expires_days", type=float, default=None, metavar="DAYS")
+@click.option("--signer", "signer_uri", default=None, metavar="URI",
+              help="Put ROLE on the key this signer holds (hsm:, awskms:...) instead of a "
+                   "new key file; needs --public-key.")  # fmt: skip
+@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Public key file of the --signer key (repo-sign key import).")  # fmt: skip
 @click.pass_context
 def rotate(
-    ctx: click.Context, repo: Path | None, role: str, key_type: str, expires_days: float | None
+    ctx: click.Context,
+    repo: Path | None,
+    role: str,
+    key_type: str,
+    expires_days: float | None,
+    signer_uri: str | None,
+    public_key: Path | None,
 ) -> None:
-    """Make a new key for an online ROLE and propose trusting it instead of the old one."""
-    echo_lines(KeyRotation(_ceremony(ctx, repo), key_type).rotate(role, expires_days).lines())
+    """Make a new key for an online ROLE (or use --signer's) and propose trusting it
+    instead of the old one."""
+    if (signer_uri is None) != (public_key is None):
+        raise click.UsageError("--signer and --public-key go together")
+    signer = (signer_uri, keys.read_public_key(public_key)) if signer_uri and public_key else None
+    rotation = KeyRotation(_ceremony(ctx, repo), key_type)
+    echo_lines(rotation.rotate(role, expires_days, signer).lines())
 
 
 @click.command()

@@ -2,9 +2,10 @@
 
 Rules:
 
-- A passphrase comes from the environment (see ``keys``), else from a hidden
-  prompt on a terminal; without either the command stops (PassphraseRequired)
-  rather than wait for input that cannot come.
+- A passphrase (a signer URI's PIN) comes from the environment (see
+  ``keys``), else from a hidden prompt on a terminal; without either the
+  command stops (PassphraseRequired) rather than wait for input that cannot
+  come.
 - The workspace is ``--repo`` given to the command, else ``--repo`` given to
   ``repo-sign``, else the current folder.
 """
@@ -24,21 +25,22 @@ from repo_sign.workspace import Workspace
 
 
 def passphrase_provider(name: str, role: str | None, new: bool) -> bytes:
-    """The environment's passphrase for the key (see ``keys``), else a hidden prompt."""
-    from_env = keys.passphrase_from_env(role)
+    """The environment's passphrase (or PIN) for the key (see ``keys``), else a hidden prompt."""
+    from_env = keys.passphrase_from_env(role, name)
     if from_env:
         return from_env
+    kind = "PIN" if keys.is_signer_uri(name) else "passphrase"
     if sys.stdin.isatty():
         text = click.prompt(
-            f"{'New passphrase' if new else 'Passphrase'} for {name}",
+            f"{'New ' + kind if new else kind[0].upper() + kind[1:]} for {name}",
             hide_input=True,
             confirmation_prompt=new,
             err=True,
         )
         return text.encode()
-    variables = [v for v in keys.passphrase_variables(role) if not v.endswith("_FILE")]
+    variables = [v for v in keys.passphrase_variables(role, name) if not v.endswith("_FILE")]
     raise PassphraseRequired(
-        f"no passphrase for {name}: set {' or '.join(variables)} (or a _FILE variable), "
+        f"no {kind} for {name}: set {' or '.join(variables)} (or a _FILE variable), "
         "or run on a terminal"
     )
 

@@ -59,3 +59,9 @@ class DamagedMetadata(RepoSignError):
     """A published metadata file is missing, unreadable or does not verify."""
 
     exit_code = 11
+
+
+class HostingError(RepoSignError):
+    """A hosting configuration cannot be made, or object storage refused a publish."""
+
+    exit_code = 12

@@ -17,6 +17,12 @@ Rules:
   ``REPO_SIGN_PASSPHRASE_FILE``. So online keys may have passphrases of their
   own, and a ``_FILE`` names a file (a systemd credential) whose content
   without its trailing newline is the passphrase.
+- A signer URI's secret (a token's PIN) is asked of the same callback with
+  the URI as the key's description, and comes unattended from the
+  ``REPO_SIGN_PIN`` family of variables (``<ROLE>``, ``_FILE``) instead: a
+  key file's passphrase is never offered to a token. A signer is tried once
+  when opened, so a wrong PIN, a missing token or a key not on it is one
+  clear error before anything is signed; its secret is asked for once.
 """
 
 from __future__ import annotations
@@ -27,12 +33,23 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
+from urllib import parse
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from securesystemslib.exceptions import UnverifiedSignatureError
 from securesystemslib.formats import encode_canonical
-from securesystemslib.signer import CryptoSigner, Key, Signer, SSlibKey
+from securesystemslib.signer import (
+    AWSSigner,
+    CryptoSigner,
+    GCPSigner,
+    HSMSigner,
+    Key,
+    Signer,
+    SSlibKey,
+    VaultSigner,
+)
 
 from repo_sign.errors import KeyUnavailable, PassphraseRequired, WrongPassphrase
 from repo_sign.fsutil import write_atomic
@@ -42,6 +59,8 @@ KEY_TYPES = ("ed25519", "ecdsa", "rsa")
 # (description of the key, role it signs for or None, whether it is a new key) -> passphrase
 PassphraseProvider = Callable[[str, str | None, bool], bytes]
 PASSPHRASE_VARIABLE = "REPO_SIGN_PASSPHRASE"
+PIN_VARIABLE = "REPO_SIGN_PIN"
+_PROBE = b"repo-sign: does this signer work?"
 
 _URI = re.compile(r"^[a-z][a-z0-9+.-]*:")
 
@@ -142,10 +161,7 @@ def load_signer(
     """A signer for ``public_key`` of ``role`` from a key file path (relative to ``base``)
     or a URI."""
     if is_signer_uri(reference):
-        try:
-            return Signer.from_priv_key_uri(reference, public_key)
-        except Exception as exc:  # signer backends raise anything; name the cause
-            raise KeyUnavailable(f"cannot open signer {reference}: {exc}") from exc
+        return open_signer(reference, public_key, passphrases, role)
     path = base / reference
     try:
         data = path.read_bytes()
@@ -169,23 +185,87 @@ def load_signer(
     return signer
 
 
+def open_signer(
+    reference: str, public_key: Key, passphrases: PassphraseProvider, role: str | None
+) -> Signer:
+    """The signer a URI names for ``public_key``, tried once (module docstring)."""
+    secret: list[str] = []
+
+    def secrets_handler(_what: str) -> str:
+        if not secret:
+            secret.append(passphrases(reference, role, False).decode())
+        return secret[0]
+
+    try:
+        signer = Signer.from_priv_key_uri(reference, public_key, secrets_handler)
+        signature = signer.sign(_PROBE)
+    except KeyUnavailable:
+        raise
+    except Exception as exc:  # signer backends raise anything; name the cause
+        raise KeyUnavailable(f"cannot sign with {reference}: {_cause(exc)}") from exc
+    try:
+        public_key.verify_signature(signature, _PROBE)
+    except UnverifiedSignatureError:
+        raise KeyUnavailable(
+            f"{reference} does not hold key {short_keyid(public_key.keyid)}"
+        ) from None
+    return signer
+
+
+def import_public_key(uri: str) -> tuple[str, SSlibKey]:
+    """The signer URI to record and the public key of the key ``uri`` names.
+
+    Reading a key needs no PIN (``hsm:``) or only the KMS's usual credentials.
+    """
+    scheme, _, rest = uri.partition(":")
+    try:
+        if scheme == HSMSigner.SCHEME:
+            parsed = parse.urlparse(uri)
+            label = dict(parse.parse_qsl(parsed.query)).get("label")
+            uri, key = HSMSigner.import_(int(parsed.path) if parsed.path else None, label)
+        elif scheme in _KMS_IMPORTS:
+            uri, key = _KMS_IMPORTS[scheme](rest)
+        else:
+            raise KeyUnavailable(f"{uri}: key import reads hsm:, {', '.join(_KMS_IMPORTS)} URIs")
+    except KeyUnavailable:
+        raise
+    except Exception as exc:  # signer backends raise anything; name the cause
+        raise KeyUnavailable(f"cannot read the public key of {uri}: {_cause(exc)}") from exc
+    return uri, SSlibKey.from_dict(keyid_of(key.to_dict()), key.to_dict())
+
+
+# KMS signers whose import_ takes the rest of the URI (their libraries load when used)
+_KMS_IMPORTS: dict[str, Callable[[str], tuple[str, SSlibKey]]] = {
+    AWSSigner.SCHEME: AWSSigner.import_,
+    GCPSigner.SCHEME: GCPSigner.import_,
+    VaultSigner.SCHEME: VaultSigner.import_,
+}
+
+
+def _cause(exc: BaseException) -> str:
+    """What went wrong, for libraries whose exceptions carry no message (python-pkcs11)."""
+    return str(exc) or type(exc).__name__
+
+
 def private_key_name(role: str, key: Key) -> str:
     """The file name of a role's key in ``keys/``: ROLE-KEYIDPREFIX."""
     return f"{role}-{short_keyid(key.keyid)}"
 
 
-def passphrase_variables(role: str | None) -> list[str]:
-    """The environment variables that may hold the passphrase of a ``role`` key, in order."""
-    shared = [PASSPHRASE_VARIABLE, f"{PASSPHRASE_VARIABLE}_FILE"]
+def passphrase_variables(role: str | None, reference: str = "") -> list[str]:
+    """The environment variables that may hold the secret of a ``role`` key, in order:
+    a passphrase, or the PIN when ``reference`` is a signer URI."""
+    base = PIN_VARIABLE if is_signer_uri(reference) else PASSPHRASE_VARIABLE
+    shared = [base, f"{base}_FILE"]
     if role is None:
         return shared
-    own = f"{PASSPHRASE_VARIABLE}_{role.upper()}"
+    own = f"{base}_{role.upper()}"
     return [own, f"{own}_FILE", *shared]
 
 
-def passphrase_from_env(role: str | None) -> bytes | None:
-    """The passphrase of a ``role`` key from the first variable set (module docstring)."""
-    for name in passphrase_variables(role):
+def passphrase_from_env(role: str | None, reference: str = "") -> bytes | None:
+    """The secret of a ``role`` key from the first variable set (module docstring)."""
+    for name in passphrase_variables(role, reference):
         value = os.environ.get(name)
         if not value:
             continue

@@ -20,6 +20,10 @@ Rules:
   ``.pub``, is copied to ``keys/ROLE-KEYID16`` when the proposal is staged,
   as ``rotate`` stores the keys it makes, so that publishing records it in
   ``repo-sign.toml`` (``ceremony.publishing.sync_policy``) with no hand edit.
+- ``rotate --signer URI`` puts an online role on a key a signer holds (an HSM,
+  a cloud KMS): the signer is opened once (PIN, key on the token) before
+  anything is staged, and named in ``repo-sign.toml`` for the new key id,
+  which signs only once a published root or targets trusts it.
 """
 
 from __future__ import annotations
@@ -58,16 +62,21 @@ class NewKey:
     """An online key a proposal introduces, in ``keys/`` once its proposal lints.
 
     ``private`` is a key made here, written when staged; None for a key file
-    adopted from ``repo-sign key new``.
+    adopted from ``repo-sign key new`` or a key a ``signer`` URI holds.
     """
 
     role: str
     public: Key
     private: object | None = None
+    signer: str | None = None
 
     @property
     def name(self) -> str:
         return keys.private_key_name(self.role, self.public)
+
+    @property
+    def where(self) -> str:
+        return self.signer or f"keys/{self.name}"
 
 
 @dataclass
@@ -81,9 +90,7 @@ class KeyProposals:
 
     def lines(self) -> list[str]:
         """The report: new keys, what each proposal changes and where it is, what to do next."""
-        out = [
-            f"new {k.role} key {short_keyid(k.public.keyid)}: keys/{k.name}" for k in self.new_keys
-        ]
+        out = [f"new {k.role} key {short_keyid(k.public.keyid)}: {k.where}" for k in self.new_keys]
         for proposal, proposal_review in zip(self.proposals, self.reviews, strict=True):
             out += [*proposal_review.lines(), f"proposal: {proposal.path}"]
         out.append(self.next_step)
@@ -97,8 +104,14 @@ class KeyRotation:
         self.ceremony = ceremony
         self.key_type = key_type
 
-    def rotate(self, role: str, expires_days: float | None = None) -> KeyProposals:
-        """Replace every key of online ``role`` with new ones (as many as its threshold)."""
+    def rotate(
+        self,
+        role: str,
+        expires_days: float | None = None,
+        signer: tuple[str, Key] | None = None,
+    ) -> KeyProposals:
+        """Replace every key of online ``role`` with new ones (as many as its threshold),
+        or with the one key ``signer`` (URI, public key) holds."""
         if role not in DELEGATOR:
             raise PolicyError(
                 f"rotate works on online roles ({', '.join(DELEGATOR)}); the keys of {role} "
@@ -110,7 +123,17 @@ class KeyRotation:
             trust = delegations_of(repo.open(delegator).signed).get(role)
             if trust is None:
                 raise PolicyError(f"{delegator} delegates to no {role} role (--bins 0?)")
-            new = [self._generate(role) for _ in range(trust.threshold)]
+            if signer is None:
+                new = [self._generate(role) for _ in range(trust.threshold)]
+            elif trust.threshold != 1:
+                raise PolicyError(
+                    f"{role} has threshold {trust.threshold}: --signer gives one key; change "
+                    f"its keys with 'repo-sign ceremony propose {delegator} --role {role}'"
+                )
+            else:
+                uri, public = signer
+                keys.load_signer(uri, public, Path.cwd(), self.ceremony.passphrases, role)
+                new = [NewKey(role, public, signer=uri)]
             change = KeyChange(role, tuple(k.public for k in new), trust.keyids)
             draft = self.ceremony.draft(repo, delegator, [change], expires_days)
             return self._stage(repo, [draft], new, NEXT_SIGN_AND_PUBLISH)
@@ -221,5 +244,10 @@ class KeyRotation:
             keys.write_key_pair(workspace.keys / key.name, key.private, key.public, passphrase)
         for draft in drafts:
             self.ceremony.stage(draft)
+        held = [k for k in new if k.signer is not None]
+        for key in held:
+            repo.policy.role(key.role).signers[key.public.keyid] = key.signer  # type: ignore[assignment]
+        if held:
+            repo.policy.save(workspace.policy_file)
         reviews = [review(d.metadata, repo.open(d.role)) for d in drafts]
         return KeyProposals(next_step, drafts, reviews, new)

@@ -160,13 +160,16 @@ def holder_signer(
     """A signer for a key file (beside its ``.pub``) or a signer URI, to sign ``role``.
 
     For a URI without ``public_key``, the key is found among ``candidates``
-    (the keys that can count for the proposal) by a probe signature.
+    (the keys that can count for the proposal) by a probe signature; signers
+    that need a secret (a token's PIN) need ``public_key``.
     """
     if not keys.is_signer_uri(reference):
         pub = keys.read_public_key(public_key or Path(f"{reference}.pub"))
         return keys.load_signer(reference, pub, Path.cwd(), passphrases, role)
     if public_key is not None:
-        candidates = {(k := keys.read_public_key(public_key)).keyid: k}
+        return keys.load_signer(
+            reference, keys.read_public_key(public_key), Path.cwd(), passphrases, role
+        )
     probe = b"repo-sign: which key is this?"
     for key in candidates.values():
         with contextlib.suppress(Exception):  # backends raise anything for a wrong key

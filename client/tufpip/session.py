@@ -8,7 +8,8 @@ Rules:
   are never blocked for longer than one download. Another run may replace a
   cached file between those calls (always by a whole file it verified), so
   such a session re-checks a file against its own metadata, and opens it,
-  with the lock held (``open``).
+  with the lock held (``open``). Delegated metadata it loads later is
+  checked against its own snapshot, as ngclient checks any local copy.
 - It uses one ngclient ``Updater`` and refreshes it once, on entry: the whole
   run sees one consistent snapshot of the repository.
 - The Updater is not thread-safe: every call into it is made under one lock.

@@ -187,6 +187,8 @@ def test_a_release_is_served_after_max_age(
     cached = trust(Tufpip(tmp_path / "other-home"), changing)
     with serving(tufpip, "--max-age", "0") as fresh, serving(cached, "--max-age", "3600") as kept:
         assert fresh.versions("beta") == kept.versions("beta") == ["1.0"]
+        timestamp = changing.workspace.root / "metadata" / "timestamp.json"
+        old = timestamp.read_bytes()
         repo_sign("add", "--repo", changing.workspace.root, make_wheel(tmp_path, "beta", "2.0"))
         assert fresh.versions("beta") == ["1.0", "2.0"]
         assert kept.versions("beta") == ["1.0"]  # its refresh is younger than --max-age
@@ -194,6 +196,9 @@ def test_a_release_is_served_after_max_age(
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
         result = uv_pip_install(venv / "bin" / "python", fresh.url, "beta")
         assert result.returncode == 0, result.stderr
+        timestamp.write_bytes(old)  # a rollback: the next page request fails, with the reason
+        status, body = fresh.get("/simple/beta/")
+        assert status == 503 and b"older than trusted version" in body, body
     assert "beta-2.0.dist-info" in {p.name for p in venv.glob("lib/python*/site-packages/*")}
 
 

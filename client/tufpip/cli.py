@@ -238,6 +238,42 @@ def _stdout_on_stderr() -> Iterator[None]:
 
 
 @cli.command()
+@click.option(
+    "--bind",
+    "address",
+    metavar="ADDR",
+    default="127.0.0.1",
+    show_default=True,
+    help="IP address to serve on (any but loopback exposes every package to who reaches it).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    help="Port to serve on (default: the repository's recorded one; 0: any free port).",
+)
+@click.option(
+    "--max-age",
+    type=click.FloatRange(min=0),
+    default=60,
+    show_default=True,
+    metavar="SECONDS",
+    help="Refresh the metadata before a page request once it is older (0: always).",
+)
+@click.option("--repository", "name", metavar="NAME", help="Recorded repository to serve.")
+@click.pass_obj
+def serve(client: Client, address: str, port: int | None, max_age: float, name: str | None) -> None:
+    """Serve the repository as a verifying package index until SIGINT or SIGTERM.
+
+    The first line printed is the index URL.
+    """
+    if name is not None:
+        client.repository_name = name
+    if not logging.getLogger("tufpip").isEnabledFor(logging.DEBUG):
+        logging.getLogger("tufpip.session").setLevel(logging.WARNING)  # -v: a line per request
+    client.serve(click.echo, address, port, max_age)
+
+
+@cli.command()
 @_json_option
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_obj

@@ -31,7 +31,7 @@ import logging
 import socket
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -174,6 +174,14 @@ class Client:
     def download(self, args: Sequence[str], dest: Path, installer: Installer) -> None:
         """Download the resolved, verified distributions for ``args`` into ``dest``."""
         self._run(installer, "download", ["--dest", str(dest), *args])
+
+    def serve(
+        self, on_ready: Callable[[str], None], address: str, port: int | None, max_age: float
+    ) -> None:
+        """Serve the repository as a verifying index until SIGINT or SIGTERM (``service``)."""
+        from tufpip.service import serve
+
+        serve(self.repository, on_ready, address, port, max_age)
 
     def verify(self, files: Sequence[Path]) -> list[Verification]:
         """Whether each local file is exactly a target of the repository."""

@@ -80,6 +80,18 @@ class AuthenticationFailed(TufpipError):
     exit_code = 8
 
 
+class RefreshFailed(TufpipError):
+    """``tufpip serve`` could not refresh the trusted metadata: no page is served until it can.
+
+    Carries the refresh's own error (its message and exit status) as ``reason``.
+    """
+
+    def __init__(self, reason: TufpipError) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
+        self.exit_code = reason.exit_code
+
+
 class StateError(TufpipError):
     """tufpip's own state: no repository recorded, unknown name, unreadable files."""
 

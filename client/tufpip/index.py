@@ -1,9 +1,13 @@
-"""The verifying package index: what pip and uv see, on loopback, for one run.
+"""The verifying package index: what pip and uv see, for one run or as a service.
 
 Rules:
-- Serves a socket already listening on 127.0.0.1 (``loopback.listen``), in a
-  background thread, one thread per connection, HTTP/1.1 keep-alive with
-  Nagle's algorithm off.
+- Serves a socket already listening (``loopback.listen``), in a background
+  thread, one thread per connection, HTTP/1.1 keep-alive with Nagle's
+  algorithm off.
+- Its targets come from ``Targets``: a ``Session`` for one installer run, or
+  ``service.FreshTargets`` (refreshed sessions) for ``tufpip serve``. Each
+  file is opened by ``Targets.open`` once verified, and sent whole: its
+  length is that of the open file.
 - ``/simple/`` is the project list (PEP 691 JSON); ``/simple/NAME/`` is the
   project page, PEP 691 JSON or PEP 503 HTML by the ``Accept`` header;
   ``/packages/NAME/FILE`` and ``/packages/NAME/FILE.metadata`` are the files
@@ -16,6 +20,10 @@ Rules:
 - A target that fails verification, or whose dependencies name a direct URL
   (``Session.target`` refuses it), answers 403, and the error is kept in
   ``failures``: the installer only reports the status, tufpip reports why.
+  As a service (``service=True``) it answers 502 with the reason as body,
+  and 503 with the reason while the metadata cannot be refreshed
+  (``RefreshFailed``); nothing is kept, and each request is logged as one
+  line (method, path, status, reason) at INFO.
 - An index without a session (the refresh failed after the installer had
   started) answers every request 403 with that error, so the installer gives
   up at once, having received nothing.
@@ -35,17 +43,18 @@ Rules:
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import BinaryIO, Protocol
 from urllib.parse import unquote, urlsplit
 
 from tufindex import targetpaths
 from tufpip import loopback
-from tufpip.errors import NotFound, RefusedSource, TufpipError
-from tufpip.session import Session
+from tufpip.errors import NotFound, RefreshFailed, RefusedSource, TufpipError
 
 logger = logging.getLogger(__name__)
 
@@ -94,20 +103,34 @@ def negotiate(accept: str | None) -> tuple[targetpaths.PageFormat, str] | None:
     return None if best is None else _MEDIA_TYPES[best[2]]
 
 
+class Targets(Protocol):
+    """Where an index gets verified targets (``Session``, ``service.FreshTargets``)."""
+
+    def open(self, path: str) -> BinaryIO:
+        """Target ``path`` opened for reading once verified; raises ``TufpipError``."""
+        ...
+
+
 class VerifyingIndex:
-    """A package index on 127.0.0.1 that serves only targets verified by a ``Session``."""
+    """A package index that serves only targets verified by TUF."""
 
     def __init__(
         self,
         listener: socket.socket,
-        session: Session | None,
+        session: Targets | None,
         refusal: TufpipError | None = None,
+        *,
+        service: bool = False,
     ) -> None:
-        """Serve ``listener`` with the targets of ``session``, or refuse all with ``refusal``."""
+        """Serve ``listener`` with the targets of ``session``, or refuse all with ``refusal``.
+
+        ``service``: answer as ``tufpip serve`` does (see Rules).
+        """
         if (session is None) == (refusal is None):
             raise ValueError("an index serves a session or refuses with an error")
         self.session = session
         self.refusal = refusal
+        self.service = service
         self.failures: list[TufpipError] = []
         self.missing: list[str] = []
         self._server = _Server(self, listener)
@@ -134,6 +157,11 @@ class VerifyingIndex:
         """Stop serving; the listening socket stays open for its owner to close."""
         self._server.shutdown()
         self._thread.join()
+
+    def refused(self, error: TufpipError) -> None:
+        """Keep ``error`` for the run's report (a service reports each in its reply only)."""
+        if not self.service:
+            self.failures.append(error)
 
     def route(self, path: str, accept: str | None) -> tuple[int, str, str]:
         """Map a request path to (status, target path or redirect location, Content-Type).
@@ -179,6 +207,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     server: _Server
+    _reason = ""
 
     def do_CONNECT(self) -> None:
         """An HTTPS tunnel: the installer tried to leave the index (it is its proxy)."""
@@ -204,20 +233,26 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(403, str(index.refusal).encode())
             return
         try:
-            local = index.session.target(where)
+            data = index.session.open(where)
         except NotFound:
-            if where.startswith("simple/"):
+            if where.startswith("simple/") and not index.service:
                 index.missing.append(where.split("/")[1])
             self._reply(404, b"")
             return
-        except TufpipError as exc:
-            logger.info("refused %s: %s", where, exc)
-            index.failures.append(exc)
-            self._reply(403, str(exc).encode())
+        except RefreshFailed as exc:
+            self._reason = str(exc)
+            self._reply(503, str(exc).encode())
             return
-        with open(local, "rb") as data:
+        except TufpipError as exc:
+            if not index.service:
+                logger.info("refused %s: %s", where, exc)
+            index.refused(exc)
+            self._reason = str(exc)
+            self._reply(502 if index.service else 403, str(exc).encode())
+            return
+        with data:
             headers = {"Content-Type": content_type}
-            self._start(200, local.stat().st_size, headers)
+            self._start(200, os.fstat(data.fileno()).st_size, headers)
             if body:
                 shutil.copyfileobj(data, self.wfile)
 
@@ -226,8 +261,10 @@ class _Handler(BaseHTTPRequestHandler):
         error = RefusedSource(
             f"the installer tried to reach {url}, outside the verified index: refused"
         )
-        logger.info("refused %s", url)
-        self.server.index.failures.append(error)
+        if not self.server.index.service:
+            logger.info("refused %s", url)
+        self.server.index.refused(error)
+        self._reason = str(error)
         self.close_connection = True
         self._reply(403, str(error).encode())
 
@@ -244,6 +281,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.send_header("Content-Length", str(length))
         self.end_headers()
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """One line per request: at INFO for the service, with tufpip's reason if any."""
+        if not self.server.index.service:
+            super().log_request(code, size)
+            return
+        reason, self._reason = self._reason, ""
+        logger.info("%s %s %s%s", self.command, self.path, code, f" {reason}" if reason else "")
 
     def log_message(self, format: str, *args: object) -> None:
         logger.debug("index: " + format, *args)

@@ -20,8 +20,9 @@ import socket
 HOST = "127.0.0.1"
 
 
-def listen(port: int = 0) -> socket.socket:
-    """A socket listening on 127.0.0.1:``port``, or on a free port if that one is taken.
+def listen(port: int = 0, host: str = HOST, fall_back: bool = True) -> socket.socket:
+    """A socket listening on ``host``:``port`` (an IP address), or on a free port if that
+    one is taken and ``fall_back`` (``tufpip serve`` passes False: its URL must not move).
 
     ``SO_REUSEADDR`` lets a run reuse the port of the previous one while its
     closed connections linger (TIME_WAIT); it does not let two sockets
@@ -29,15 +30,16 @@ def listen(port: int = 0) -> socket.socket:
     serves, every connection an installer opens in parallel must wait there
     rather than be dropped (a dropped SYN costs a one-second retransmit).
     """
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
     try:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            listener.bind((HOST, port))
+            listener.bind((host, port))
         except OSError as exc:
-            if exc.errno != errno.EADDRINUSE or port == 0:
+            if exc.errno != errno.EADDRINUSE or port == 0 or not fall_back:
                 raise
-            listener.bind((HOST, 0))
+            listener.bind((host, 0))
         listener.listen(socket.SOMAXCONN)
     except OSError:
         listener.close()
@@ -52,4 +54,6 @@ def port_of(listener: socket.socket) -> int:
 def index_url(listener: socket.socket) -> str:
     """The index URL an installer is given for ``listener``."""
     host, port = listener.getsockname()[:2]
+    if listener.family == socket.AF_INET6:
+        host = f"[{host}]"
     return f"http://{host}:{port}/simple/"

@@ -2,7 +2,14 @@
 
 Rules:
 - A ``Session`` holds its repository's state lock from ``__enter__`` to
-  ``__exit__``, so concurrent runs on one state take turns.
+  ``__exit__``, so concurrent runs on one state take turns. A long-lived
+  session (``hold_lock=False``, the service) takes it for its refresh and
+  again for each later call into its Updater, so installs on the same home
+  are never blocked for longer than one download. Another run may replace a
+  cached file between those calls (always by a whole file it verified), so
+  such a session re-checks a file against its own metadata, and opens it,
+  with the lock held (``open``). Delegated metadata it loads later is
+  checked against its own snapshot, as ngclient checks any local copy.
 - It uses one ngclient ``Updater`` and refreshes it once, on entry: the whole
   run sees one consistent snapshot of the repository.
 - The Updater is not thread-safe: every call into it is made under one lock.
@@ -48,8 +55,9 @@ import re
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from tuf.api import exceptions as tuf_exc
 
@@ -87,9 +95,13 @@ class Session:
         repository: Repository,
         progress: ProgressFactory | None = None,
         on_locked: Callable[[], object] | None = None,
+        hold_lock: bool = True,
     ) -> None:
-        """``on_locked`` is called with the state lock held, before the refresh."""
+        """``on_locked`` is called with the state lock held, before the refresh;
+        ``hold_lock=False`` releases the lock after the refresh (see Rules)."""
         self.repository = repository
+        self.expires: datetime | None = None
+        self._hold_lock = hold_lock
         self._progress = progress
         self._on_locked = on_locked
         self._lock = threading.Lock()
@@ -103,7 +115,8 @@ class Session:
 
     def __enter__(self) -> Session:
         with contextlib.ExitStack() as stack:
-            stack.enter_context(self.repository.locked())
+            held = stack.enter_context(contextlib.ExitStack())
+            held.enter_context(self.repository.locked())
             if self._on_locked is not None:
                 self._on_locked()
             from tufpip.fetcher import ObservingFetcher, RequestsFetcher
@@ -130,12 +143,21 @@ class Session:
                 self._updater.refresh()
             except _FAILURES as exc:
                 raise self._translate(exc) from exc
+            if not self._hold_lock:
+                self.expires = _earliest_expiry(self.repository.metadata_dir)
+                held.close()
             self._resources = stack.pop_all()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._updater = None
-        self._resources.close()
+        """Close, once a verification in progress in another thread has ended."""
+        with self._lock:
+            self._updater = None
+            self._resources.close()
+
+    def _state_lock(self) -> AbstractContextManager[None]:
+        """The state lock for one call into the Updater, unless held for the whole session."""
+        return contextlib.nullcontext() if self._hold_lock else self.repository.locked()
 
     def targetinfo(self, path: str) -> TargetFile:
         """The signed length and hashes of target ``path``.
@@ -144,7 +166,7 @@ class Session:
             NotFound: ``path`` is not a contract path or not signed.
             TufpipError: Metadata failed to load or verify (translated).
         """
-        with self._lock:
+        with self._lock, self._state_lock():
             return self._targetinfo(path)
 
     def target(self, path: str) -> Path:
@@ -154,14 +176,27 @@ class Session:
             NotFound: ``path`` is not a contract path or not signed.
             TufpipError: Verification or download failed (translated).
         """
-        if (verified := self._verified.get(path)) is not None:
+        if self._hold_lock and (verified := self._verified.get(path)) is not None:
             return verified
-        with self._lock:
-            return self._target(path)
+        with self._lock, self._state_lock():
+            return self._target(path, recheck=not self._hold_lock)
 
-    def _target(self, path: str) -> Path:
-        """``target`` with the session lock held."""
-        if (verified := self._verified.get(path)) is not None:
+    def open(self, path: str) -> BinaryIO:
+        """Target ``path`` opened for reading, verified in this run (see ``target``).
+
+        A session that does not hold the state lock throughout re-checks the
+        cached file against this run's metadata and opens it under the lock:
+        the bytes read are the ones verified, whatever another run does next.
+        """
+        if self._hold_lock:
+            return self.target(path).open("rb")
+        with self._lock, self.repository.locked():
+            return self._target(path, recheck=True).open("rb")
+
+    def _target(self, path: str, recheck: bool = False) -> Path:
+        """``target`` with the session lock held; ``recheck`` verifies a cached file again."""
+        verified = self._verified.get(path)
+        if verified is not None and not recheck:
             return verified
         info = self._listed_info(path) or self._targetinfo(path)
         local = self.repository.target_dir / path
@@ -170,6 +205,8 @@ class Session:
                 self._download(path, info, local)
         except _FAILURES as exc:
             raise self._translate(exc, path) from exc
+        if verified is not None:  # the same bytes as before: checked and logged then
+            return local
         if path.startswith("packages/"):
             _check_dependencies(path, local)
         elif path != targetpaths.PROJECT_LIST:
@@ -286,6 +323,19 @@ class Session:
 
     def _translate(self, error: Exception, target: str | None = None) -> Exception:
         return translate(error, repository=self.repository.url, target=target, seen=self._seen)
+
+
+def _earliest_expiry(metadata_dir: Path) -> datetime:
+    """When the first of the top-level roles just refreshed into ``metadata_dir`` expires.
+
+    ngclient checks expiry once, at the refresh: a long-lived session must
+    not be used past this time.
+    """
+    expiries = []
+    for role in ("root", "timestamp", "snapshot", "targets"):
+        signed = json.loads((metadata_dir / f"{role}.json").read_bytes())["signed"]
+        expiries.append(datetime.fromisoformat(signed["expires"].replace("Z", "+00:00")))
+    return min(expiries)
 
 
 def _check_dependencies(path: str, local: Path) -> None:

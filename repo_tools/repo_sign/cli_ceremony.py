@@ -40,10 +40,13 @@ def _optional_ceremony(ctx: click.Context, repo: Path | None) -> Ceremony | None
 
 
 trusted_option = click.option(
-    "--trusted", "trusted", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+    "--trusted",
+    "trusted",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
     help="Without a workspace: the current version to compare with (metadata/root.json; for "
-         "a targets proposal also the root it is checked against). Repeatable.",
-)  # fmt: skip
+    "a targets proposal also the root it is checked against). Repeatable.",
+)
 
 
 def _public_keys(references: tuple[str, ...]) -> tuple[Key, ...]:
@@ -59,10 +62,14 @@ def key() -> None:
 
 
 @key.command(name="new")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Private key file to write (PATH.pub gets the public key).")  # fmt: skip
-@click.option("--key-type", type=click.Choice(keys.KEY_TYPES), default="ed25519",
-              show_default=True)  # fmt: skip
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Private key file to write (PATH.pub gets the public key).",
+)
+@click.option("--key-type", type=click.Choice(keys.KEY_TYPES), default="ed25519", show_default=True)
 def key_new(out: Path, key_type: str) -> None:
     """Make a key pair: OUT (encrypted, mode 0600) and OUT.pub."""
     if out.exists() or Path(f"{out}.pub").exists():
@@ -77,8 +84,14 @@ def key_new(out: Path, key_type: str) -> None:
 
 @key.command(name="import")
 @click.argument("signer_uri")
-@click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Public key file to write (FILE.pub).")  # fmt: skip
+@click.option(
+    "-o",
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Public key file to write (FILE.pub).",
+)
 def key_import(signer_uri: str, out: Path) -> None:
     """Write the public key file of a key a signer holds (hsm:, awskms:, gcpkms:, hv:)."""
     if out.exists():
@@ -102,16 +115,35 @@ def ceremony() -> None:
 @ceremony.command()
 @repo_option
 @click.argument("role", type=click.Choice(PROPOSAL_ROLES))
-@click.option("--role", "key_role", metavar="NAME",
-              help="Role whose keys or threshold change (default: root for root, "
-                   "the hash bins for targets).")  # fmt: skip
-@click.option("--add-key", "add_keys", multiple=True, metavar="PUBKEY_FILE",
-              help="Public key file (repo-sign JSON or PEM) to trust; repeatable.")  # fmt: skip
-@click.option("--remove-key", "remove_keys", multiple=True, metavar="KEYID",
-              help="Key id (8+ hex digits) or .pub file to stop trusting; repeatable.")  # fmt: skip
+@click.option(
+    "--role",
+    "key_role",
+    metavar="NAME",
+    help="Role whose keys or threshold change (default: root for root, the hash bins for targets).",
+)
+@click.option(
+    "--add-key",
+    "add_keys",
+    multiple=True,
+    metavar="PUBKEY_FILE",
+    help="Public key file (repo-sign JSON or PEM) to trust; repeatable.",
+)
+@click.option(
+    "--remove-key",
+    "remove_keys",
+    multiple=True,
+    metavar="KEYID",
+    help="Key id (8+ hex digits) or .pub file to stop trusting; repeatable.",
+)
 @click.option("--threshold", type=int, default=None, help="New threshold of that role.")
-@click.option("--expires", "expires_days", type=float, default=None, metavar="DAYS",
-              help="Validity from now (default: the role's period in repo-sign.toml).")  # fmt: skip
+@click.option(
+    "--expires",
+    "expires_days",
+    type=float,
+    default=None,
+    metavar="DAYS",
+    help="Validity from now (default: the role's period in repo-sign.toml).",
+)
 @click.pass_context
 def propose(
     ctx: click.Context,
@@ -132,10 +164,19 @@ def propose(
 @ceremony.command()
 @repo_option
 @click.argument("proposal_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--key", "key_ref", required=True, metavar="KEY_FILE_OR_URI",
-              help="Private key file (beside KEY_FILE.pub) or signer URI.")  # fmt: skip
-@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Public key file, for a signer URI or a .pub kept elsewhere.")  # fmt: skip
+@click.option(
+    "--key",
+    "key_ref",
+    required=True,
+    metavar="KEY_FILE_OR_URI",
+    help="Private key file (beside KEY_FILE.pub) or signer URI.",
+)
+@click.option(
+    "--public-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Public key file, for a signer URI or a .pub kept elsewhere.",
+)
 @click.option("--yes", is_flag=True, help="Sign without asking (after comparing the digest).")
 @trusted_option
 @click.pass_context
@@ -206,14 +247,22 @@ def discard(ctx: click.Context, repo: Path | None, role: str) -> None:
 @click.command()
 @repo_option
 @click.argument("role", type=click.Choice(["timestamp", "snapshot", BINS_PREFIX]))
-@click.option("--key-type", type=click.Choice(keys.KEY_TYPES), default="ed25519",
-              show_default=True)  # fmt: skip
+@click.option("--key-type", type=click.Choice(keys.KEY_TYPES), default="ed25519", show_default=True)
 @click.option("--expires", "expires_days", type=float, default=None, metavar="DAYS")
-@click.option("--signer", "signer_uri", default=None, metavar="URI",
-              help="Put ROLE on the key this signer holds (hsm:, awskms:...) instead of a "
-                   "new key file; needs --public-key.")  # fmt: skip
-@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Public key file of the --signer key (repo-sign key import).")  # fmt: skip
+@click.option(
+    "--signer",
+    "signer_uri",
+    default=None,
+    metavar="URI",
+    help="Put ROLE on the key this signer holds (hsm:, awskms:...) instead of a "
+    "new key file; needs --public-key.",
+)
+@click.option(
+    "--public-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Public key file of the --signer key (repo-sign key import).",
+)
 @click.pass_context
 def rotate(
     ctx: click.Context,
@@ -236,10 +285,14 @@ def rotate(
 @click.command()
 @repo_option
 @click.argument("keyid")
-@click.option("--add-key", "add_keys", multiple=True, metavar="PUBKEY_FILE",
-              help="Replacement for a root or targets key; repeatable.")  # fmt: skip
-@click.option("--key-type", type=click.Choice(keys.KEY_TYPES), default="ed25519",
-              show_default=True)  # fmt: skip
+@click.option(
+    "--add-key",
+    "add_keys",
+    multiple=True,
+    metavar="PUBKEY_FILE",
+    help="Replacement for a root or targets key; repeatable.",
+)
+@click.option("--key-type", type=click.Choice(keys.KEY_TYPES), default="ed25519", show_default=True)
 @click.option("--expires", "expires_days", type=float, default=None, metavar="DAYS")
 @click.pass_context
 def revoke(

@@ -88,9 +88,13 @@ def project_status(
 
 @click.command()
 @repo_option
-@click.option("--policy", "policy_file", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The TOML sync policy (docs/repository.md).")  # fmt: skip
+@click.option(
+    "--policy",
+    "policy_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The TOML sync policy (docs/repository.md).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan or result as JSON.")
 @click.pass_context
@@ -105,9 +109,11 @@ def sync(
         repository = SignedRepository.load(ws, passphrase_provider)
         dists = [inspect(path) for path in plan.files]
         published = {
-            name for d in {d.project for d in dists} if (page := repository.project_page(d))
+            name
+            for d in {d.project for d in dists}
+            if (page := repository.project_page(d))
             for name in page.files
-        }  # fmt: skip
+        }
         new = [d for d in dists if d.filename not in published]
         changes = Changes()
         if new and not dry_run:

@@ -22,8 +22,12 @@ def hosting() -> None:
 
 @hosting.command()
 @repo_option
-@click.option("--listen", required=True, metavar="ADDR:PORT",
-              help="Address nginx listens on, e.g. 127.0.0.1:8080 or [::]:8080.")  # fmt: skip
+@click.option(
+    "--listen",
+    required=True,
+    metavar="ADDR:PORT",
+    help="Address nginx listens on, e.g. 127.0.0.1:8080 or [::]:8080.",
+)
 @click.pass_context
 def nginx(ctx: click.Context, repo: Path | None, listen: str) -> None:
     """Print an nginx server block serving metadata/ and targets/ with cache headers."""
@@ -35,8 +39,12 @@ def nginx(ctx: click.Context, repo: Path | None, listen: str) -> None:
 @click.command()
 @repo_option
 @click.argument("destination", metavar="s3://BUCKET/PREFIX")
-@click.option("--endpoint-url", default=None, metavar="URL",
-              help="S3-compatible endpoint (default: AWS, per boto3's settings).")  # fmt: skip
+@click.option(
+    "--endpoint-url",
+    default=None,
+    metavar="URL",
+    help="S3-compatible endpoint (default: AWS, per boto3's settings).",
+)
 @click.pass_context
 def publish(
     ctx: click.Context, repo: Path | None, destination: str, endpoint_url: str | None

@@ -52,9 +52,19 @@ def pip_download(args: list[str], index_url: str, dest: Path) -> None:
     """``pip download ARGS`` from ``index_url`` only (no configuration, no PIP_ variables)."""
     env = without_installer_configuration(os.environ)
     command = [
-        sys.executable, "-m", "pip", "--isolated", "--disable-pip-version-check",
-        "download", "--quiet", "--index-url", index_url, "-d", str(dest), *args,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "pip",
+        "--isolated",
+        "--disable-pip-version-check",
+        "download",
+        "--quiet",
+        "--index-url",
+        index_url,
+        "-d",
+        str(dest),
+        *args,
+    ]
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["pip download failed"])[-1]

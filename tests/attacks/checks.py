@@ -118,9 +118,14 @@ class Client:
 
     def install(self, venv: Path, *requirements: str, installer: str = "pip", **kw: object) -> Run:
         return self(
-            "install", "--installer", installer, "--python", venv / "bin" / "python",
-            *requirements, **kw,  # type: ignore[arg-type]
-        )  # fmt: skip
+            "install",
+            "--installer",
+            installer,
+            "--python",
+            venv / "bin" / "python",
+            *requirements,
+            **kw,  # type: ignore[arg-type]
+        )
 
 
 def assert_refused(run: Run, *words: str | tuple[str, ...], code: int = 4) -> str:

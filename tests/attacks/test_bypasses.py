@@ -40,9 +40,16 @@ def _version(venv: Path, project: str) -> str | None:
 
 
 def _refused(
-    run_args: tuple[str, ...], code: int, words: tuple[str, ...] | str, *,
-    client: Client, venv: Path, evil: AttackerServer, installer: str, cwd: Path | None = None,
-) -> None:  # fmt: skip
+    run_args: tuple[str, ...],
+    code: int,
+    words: tuple[str, ...] | str,
+    *,
+    client: Client,
+    venv: Path,
+    evil: AttackerServer,
+    installer: str,
+    cwd: Path | None = None,
+) -> None:
     before = tree(venv)
     run = client.install(venv, *run_args, installer=installer, cwd=cwd)
     assert_refused(run, words, code=code)
@@ -91,14 +98,23 @@ def _fifo(path: Path) -> Path:
 # Each: the file's bytes (``{index}``, ``{wheel}`` filled in), exit status, words.
 FILE_DIFFERENTIALS: dict[str, tuple[bytes, int, str]] = {
     # pip decodes by the coding line; utf-7 "+AC0ALQ-" is "--".
-    "coding utf-7": (b"# -*- coding: utf-7 -*-\n+AC0ALQ-extra-index-url {index}\nbeta\n", 2,
-                     "coding"),
-    "coding unicode_escape": (b"# coding: unicode_escape\n\\x2d\\x2dextra-index-url {index}\n"
-                              b"beta\n", 2, "coding"),
+    "coding utf-7": (
+        b"# -*- coding: utf-7 -*-\n+AC0ALQ-extra-index-url {index}\nbeta\n",
+        2,
+        "coding",
+    ),
+    "coding unicode_escape": (
+        b"# coding: unicode_escape\n\\x2d\\x2dextra-index-url {index}\nbeta\n",
+        2,
+        "coding",
+    ),
     "UTF-16": ("--extra-index-url {index}\nbeta\n".encode("utf-16"), 2, "not utf-8"),
     # pip joins a comment ending in a backslash with the next line; uv does not.
-    "comment ending in backslash": (b"beta # pinned \\\n--extra-index-url {index}\n", 2,
-                                    "backslash"),
+    "comment ending in backslash": (
+        b"beta # pinned \\\n--extra-index-url {index}\n",
+        2,
+        "backslash",
+    ),
     "-r file:PATH": (b"-r file:{nested}\n", 3, "local paths only"),
     "-r URL": (b"-r {index}reqs.txt\n", 3, "local paths only"),
     "${VAR} empty": (b"beta${EMPTY}\n", 2, "not set or empty"),
@@ -110,7 +126,7 @@ FILE_DIFFERENTIALS: dict[str, tuple[bytes, int, str]] = {
     "abbreviated source": (b"--extra-ind {index}\nbeta\n", 3, "package source"),
     "arbitrary equality": (b"beta===x/" + EVIL_FILE.encode() + b"\n", 3, "arbitrary equality"),
     "option after requirement": (b"beta --extra-index-url {index}\n", 3, "package source"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("installer", INSTALLERS)
@@ -142,8 +158,15 @@ def test_requirements_from_a_fifo_are_refused(
 ) -> None:
     """A FIFO could answer tufpip and the installer differently: only regular files."""
     fifo = _fifo(tmp_path / "reqs.txt")
-    _refused(("-r", str(fifo)), 2, "not a regular file", client=client, venv=venv, evil=evil,
-             installer=installer)  # fmt: skip
+    _refused(
+        ("-r", str(fifo)),
+        2,
+        "not a regular file",
+        client=client,
+        venv=venv,
+        evil=evil,
+        installer=installer,
+    )
 
 
 @pytest.mark.parametrize("installer", INSTALLERS)
@@ -155,8 +178,15 @@ def test_project_files_are_not_requirements_files(
     source = tmp_path / name
     deps = f'dependencies = ["beta @ {evil.url}/evil/{EVIL_FILE}"]'
     source.write_text(f"# /// script\n# {deps}\n# ///\n" if name.endswith(".py") else deps)
-    _refused(("-r", str(source)), 2, "requirements files only", client=client, venv=venv,
-             evil=evil, installer=installer)  # fmt: skip
+    _refused(
+        ("-r", str(source)),
+        2,
+        "requirements files only",
+        client=client,
+        venv=venv,
+        evil=evil,
+        installer=installer,
+    )
 
 
 @pytest.mark.parametrize("installer", INSTALLERS)
@@ -170,8 +200,15 @@ def test_nested_file_through_a_symlink_is_read_where_the_installer_would(
     (tmp_path / "sub" / "nested.txt").write_text("beta\n")
     (tmp_path / "nested.txt").write_text(f"--extra-index-url {evil.url}/simple/\nbeta\n")
     (tmp_path / "link.txt").symlink_to(tmp_path / "sub" / "real.txt")
-    _refused(("-r", str(tmp_path / "link.txt")), 3, "package source", client=client, venv=venv,
-             evil=evil, installer=installer)  # fmt: skip
+    _refused(
+        ("-r", str(tmp_path / "link.txt")),
+        3,
+        "package source",
+        client=client,
+        venv=venv,
+        evil=evil,
+        installer=installer,
+    )
 
 
 @pytest.mark.parametrize("installer", INSTALLERS)
@@ -181,8 +218,16 @@ def test_arbitrary_equality_naming_a_local_wheel(
     """``beta===x/beta-9.9-...whl``: a named requirement to a PEP 508 parser, a local
     wheel to pip when the folder ``x`` exists."""
     make_wheel(tmp_path / "x", "beta", "9.9", body="OWNED = True\n")
-    _refused((f"beta===x/{EVIL_FILE}",), 3, "arbitrary equality", client=client, venv=venv,
-             evil=evil, installer=installer, cwd=tmp_path)  # fmt: skip
+    _refused(
+        (f"beta===x/{EVIL_FILE}",),
+        3,
+        "arbitrary equality",
+        client=client,
+        venv=venv,
+        evil=evil,
+        installer=installer,
+        cwd=tmp_path,
+    )
 
 
 @pytest.mark.parametrize("where", ["current folder", "PYTHONPATH"])
@@ -196,8 +241,9 @@ def test_planted_pip_module_never_runs(
     planted.mkdir()
     (planted / "pip.py").write_text(f"open({str(marker)!r}, 'w').write('RAN')\n")
     env = {"PYTHONPATH": str(planted)} if where == "PYTHONPATH" else {}
-    run = client.install(venv, "beta", cwd=planted if where == "current folder" else tmp_path,
-                         env=env)  # fmt: skip
+    run = client.install(
+        venv, "beta", cwd=planted if where == "current folder" else tmp_path, env=env
+    )
     assert run.returncode == 0, run.describe()
     assert _version(venv, "beta") == "1.0"
     assert not marker.exists()
@@ -215,12 +261,19 @@ def test_wheel_planted_in_the_users_pip_cache_is_not_used(
     sha256 = mirror.forger.target(sdist).hashes["sha256"]
     url = f"http://127.0.0.1:{port}/{sdist}#sha256={sha256}"
     key = subprocess.run(
-        [sys.executable, "-c", "import sys; from pip._internal.cache import SimpleWheelCache;"
-         "from pip._internal.models.link import Link;"
-         "print(SimpleWheelCache(sys.argv[1]).get_path_for_link(Link(sys.argv[2])))",
-         str(xdg / "pip"), url],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pip._internal.cache import SimpleWheelCache;"
+            "from pip._internal.models.link import Link;"
+            "print(SimpleWheelCache(sys.argv[1]).get_path_for_link(Link(sys.argv[2])))",
+            str(xdg / "pip"),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     make_wheel(Path(key), "lambda-pkg", "1.0", body="OWNED = True\n")
 
     run = client.install(venv, "lambda-pkg", env={"XDG_CACHE_HOME": str(xdg)})

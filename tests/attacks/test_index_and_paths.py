@@ -32,9 +32,13 @@ EVIL = "/evil/beta-9.9-py3-none-any.whl"
 def _extra_link(data: bytes, base: str) -> bytes:
     page = json.loads(data)
     page["files"].append(
-        {"filename": "beta-9.9-py3-none-any.whl", "url": base + EVIL,
-         "hashes": {"sha256": "0" * 64}, "size": 10}
-    )  # fmt: skip
+        {
+            "filename": "beta-9.9-py3-none-any.whl",
+            "url": base + EVIL,
+            "hashes": {"sha256": "0" * 64},
+            "size": 10,
+        }
+    )
     page["versions"].append("9.9")
     return json.dumps(page).encode()
 
@@ -167,13 +171,31 @@ def test_names_normalizing_to_a_project_get_that_project_only(index_port: int) -
 )
 @given(
     segments=st.lists(
-        st.sampled_from(["packages", "simple", "beta", "alpha", "..", ".", "%2e%2e", "%2f", "",
-                         "beta-1.0-py3-none-any.whl", ".metadata", "vnd.pypi.simple.v1.json",
-                         "metadata", "targets", "keys", "%00", "B%45TA"])
+        st.sampled_from(
+            [
+                "packages",
+                "simple",
+                "beta",
+                "alpha",
+                "..",
+                ".",
+                "%2e%2e",
+                "%2f",
+                "",
+                "beta-1.0-py3-none-any.whl",
+                ".metadata",
+                "vnd.pypi.simple.v1.json",
+                "metadata",
+                "targets",
+                "keys",
+                "%00",
+                "B%45TA",
+            ]
+        )
         | st.text("abc./%-_~0", max_size=8),
         max_size=5,
     )
-)  # fmt: skip
+)
 def test_any_path_serves_signed_bytes_or_nothing(
     segments: list[str], index_port: int, mirror: Mirror
 ) -> None:

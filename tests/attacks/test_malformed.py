@@ -31,10 +31,13 @@ def _mutations(honest: bytes) -> st.SearchStrategy[bytes]:
     """Malformed variants of an honest JSON document."""
     document = json.loads(honest)
     scalars = st.one_of(
-        st.none(), st.booleans(), st.text(max_size=5),
+        st.none(),
+        st.booleans(),
+        st.text(max_size=5),
         st.integers(min_value=-(10**30), max_value=10**30),
-        st.floats(allow_nan=True), st.just(10**5000 // 10**4990),
-    )  # fmt: skip
+        st.floats(allow_nan=True),
+        st.just(10**5000 // 10**4990),
+    )
 
     def set_field(path: list[str], value: object) -> bytes:
         changed = json.loads(honest)

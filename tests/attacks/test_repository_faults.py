@@ -156,15 +156,25 @@ def test_no_secret_in_any_output_or_served_file(
     ):
         result = repo_sign("--repo", workspace, *args, check=False)
         outputs += [result.stdout, result.stderr]
-    wrong = repo_sign("refresh", "--force", "--repo", workspace, check=False,
-                      REPO_SIGN_PASSPHRASE="not the passphrase")  # fmt: skip
+    wrong = repo_sign(
+        "refresh",
+        "--force",
+        "--repo",
+        workspace,
+        check=False,
+        REPO_SIGN_PASSPHRASE="not the passphrase",
+    )
     assert wrong.returncode != 0
     outputs += [wrong.stdout, wrong.stderr]
     for args in (("status",), ("list",), ("--debug", "refresh")):
         run = client(*args)
         outputs += [run.stdout, run.stderr]
-    served = [p.read_bytes() for d in ("metadata", "targets") for p in (workspace / d).rglob("*")
-              if p.is_file()]  # fmt: skip
+    served = [
+        p.read_bytes()
+        for d in ("metadata", "targets")
+        for p in (workspace / d).rglob("*")
+        if p.is_file()
+    ]
     for text in outputs:
         assert PASSPHRASE not in text
         assert "PRIVATE KEY" not in text
@@ -189,11 +199,17 @@ def test_serve_never_answers_outside_metadata_and_targets(mirror: Mirror) -> Non
         assert server.stdout is not None
         url = server.stdout.readline().split(" at ")[1].split("/ ")[0]
         for path in (
-            f"/keys/{key.name}", "/repo-sign.toml", "/targets/leak", "/metadata/leak.json",
-            f"/targets/..%2fkeys%2f{key.name}", f"/metadata/%2e%2e/keys/{key.name}",
-            f"/targets/%252e%252e/keys/{key.name}", "/metadata/..%5c..%5crepo-sign.toml",
-            "/.repo-sign.lock", "/staged/",
-        ):  # fmt: skip
+            f"/keys/{key.name}",
+            "/repo-sign.toml",
+            "/targets/leak",
+            "/metadata/leak.json",
+            f"/targets/..%2fkeys%2f{key.name}",
+            f"/metadata/%2e%2e/keys/{key.name}",
+            f"/targets/%252e%252e/keys/{key.name}",
+            "/metadata/..%5c..%5crepo-sign.toml",
+            "/.repo-sign.lock",
+            "/staged/",
+        ):
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(url + path, timeout=10)
             assert refused.value.code == 404, path

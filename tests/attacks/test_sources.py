@@ -80,8 +80,14 @@ def test_sdist_build_sees_no_other_source(evil: AttackerServer, client: Client, 
     assert evil.requests == []
 
 
-NEUTRALIZED_UV = ["UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS", "UV_DEFAULT_INDEX",
-                  "UV_INDEX", "uv.toml"]  # fmt: skip
+NEUTRALIZED_UV = [
+    "UV_INDEX_URL",
+    "UV_EXTRA_INDEX_URL",
+    "UV_FIND_LINKS",
+    "UV_DEFAULT_INDEX",
+    "UV_INDEX",
+    "uv.toml",
+]
 
 
 @pytest.mark.parametrize("how", NEUTRALIZED_UV)
@@ -97,8 +103,10 @@ def test_uv_configuration_is_neutralized(
         "UV_INDEX": {"UV_INDEX": index},
         "uv.toml": {"XDG_CONFIG_HOME": str(tmp_path / "config")},
     }[how]
-    _config(f'index-url = "{index}"\nextra-index-url = ["{index}"]\n',
-            tmp_path / "config" / "uv" / "uv.toml")  # fmt: skip
+    _config(
+        f'index-url = "{index}"\nextra-index-url = ["{index}"]\n',
+        tmp_path / "config" / "uv" / "uv.toml",
+    )
 
     run = client.install(venv, "beta", installer="uv", env=env)
 
@@ -137,9 +145,12 @@ def test_requirements_file_sources_are_refused(
     before = tree(venv)
 
     run = client.install(
-        venv, "-r", str(requirements), installer=installer,
+        venv,
+        "-r",
+        str(requirements),
+        installer=installer,
         env={"EVIL_INDEX": f"{evil.url}/simple/"},
-    )  # fmt: skip
+    )
 
     assert_refused(run, ("tufpip installs", "install it by name"), code=3)
     assert tree(venv) == before

@@ -41,9 +41,13 @@ def repo_sign(
     if separate:
         command = [sys.executable, "-m", "repo_sign", *argv]
         result = subprocess.run(
-            command, capture_output=True, text=True, env=command_env(), cwd=cwd,
+            command,
+            capture_output=True,
+            text=True,
+            env=command_env(),
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
     else:
         result = _in_process(argv, cwd)
     if check and result.returncode != 0:
@@ -91,8 +95,16 @@ class Holder:
         """Carry the proposal to this machine, sign it there, carry it back."""
         local = self.machine / proposal.name
         shutil.copyfile(proposal, local)
-        result = repo_sign("ceremony", "sign", local.name, "--key", self.key.name, "--yes",
-                           cwd=self.machine, separate=separate)  # fmt: skip
+        result = repo_sign(
+            "ceremony",
+            "sign",
+            local.name,
+            "--key",
+            self.key.name,
+            "--yes",
+            cwd=self.machine,
+            separate=separate,
+        )
         shutil.copyfile(local, proposal)
         return result
 
@@ -163,9 +175,12 @@ def serve_from(server: RepositoryServer, root: Path) -> None:
 def tufpip(home: Path, *args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "tufpip", *map(str, args)]
     result = subprocess.run(
-        command, capture_output=True, text=True, env=command_env(TUFPIP_HOME=str(home)),
+        command,
+        capture_output=True,
+        text=True,
+        env=command_env(TUFPIP_HOME=str(home)),
         stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"tufpip {args} failed ({result.returncode}):\n{result.stderr}")
     return result
@@ -181,9 +196,12 @@ def ngclient(url: str, cache: Path, bootstrap: bytes | None) -> Updater:
     cache.mkdir(parents=True, exist_ok=True)
     (cache / "targets").mkdir(exist_ok=True)
     return Updater(
-        str(cache), f"{url}/metadata/", str(cache / "targets"), f"{url}/targets/",
+        str(cache),
+        f"{url}/metadata/",
+        str(cache / "targets"),
+        f"{url}/targets/",
         bootstrap=bootstrap,
-    )  # fmt: skip
+    )
 
 
 def ngclient_fetch(url: str, cache: Path, bootstrap: bytes | None, target: str) -> bytes:

@@ -12,8 +12,9 @@ from tests.ceremony.helpers import repo_sign, workspace_holders
 
 def test_renewing_root_and_targets_in_a_ceremony_ends_the_warning(tmp_path: Path) -> None:
     root = tmp_path / "repo"
-    repo_sign("init", "--repo", root, "--bins", "2", "--expires", "root=30",
-              "--expires", "targets=30")  # fmt: skip
+    repo_sign(
+        "init", "--repo", root, "--bins", "2", "--expires", "root=30", "--expires", "targets=30"
+    )
     ws = Workspace(root)
     result = repo_sign("--repo", root, "refresh", check=False)
     assert result.returncode == 2

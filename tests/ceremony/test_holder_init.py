@@ -25,8 +25,21 @@ def test_holders_sign_root_v1_and_clients_install_from_it(
     alice, bob, carol = (Holder(tmp_path / name) for name in ("alice", "bob", "carol"))
     ws = Workspace(tmp_path / "repo")
     seen: set[str] = set()
-    init = repo_sign("init", "--repo", ws.root, "--root-key", alice.pub, "--root-key", bob.pub,
-                     "--root-key", carol.pub, "--root-threshold", "2", "--bins", "2")  # fmt: skip
+    init = repo_sign(
+        "init",
+        "--repo",
+        ws.root,
+        "--root-key",
+        alice.pub,
+        "--root-key",
+        bob.pub,
+        "--root-key",
+        carol.pub,
+        "--root-threshold",
+        "2",
+        "--bins",
+        "2",
+    )
     assert "demos" not in init.stderr
     assert f"proposal: {ws.staged / 'root.json'}" in init.stdout
     seen |= key_files(ws)
@@ -76,8 +89,19 @@ def test_holders_sign_root_v1_and_clients_install_from_it(
 def test_targets_holders_sign_targets_v1(tmp_path: Path, wheels: list[Path]) -> None:
     alice, bob = Holder(tmp_path / "alice"), Holder(tmp_path / "bob")
     ws = Workspace(tmp_path / "repo")
-    repo_sign("init", "--repo", ws.root, "--root-key", alice.pub, "--targets-key", bob.pub,
-              "--targets-threshold", "1", "--bins", "2")  # fmt: skip
+    repo_sign(
+        "init",
+        "--repo",
+        ws.root,
+        "--root-key",
+        alice.pub,
+        "--targets-key",
+        bob.pub,
+        "--targets-threshold",
+        "1",
+        "--bins",
+        "2",
+    )
     assert not {n for n in key_files(ws) if n.startswith(("root-", "targets-"))}
     alice.sign(ws.staged / "root.json")
     line = refused("--repo", ws.root, "ceremony", "publish")
@@ -89,8 +113,9 @@ def test_targets_holders_sign_targets_v1(tmp_path: Path, wheels: list[Path]) -> 
 
 
 def test_all_local_keys_say_they_are_for_demos(tmp_path: Path) -> None:
-    result = repo_sign("init", "--repo", tmp_path / "repo", "--root-keys", "3",
-                       "--root-threshold", "2")  # fmt: skip
+    result = repo_sign(
+        "init", "--repo", tmp_path / "repo", "--root-keys", "3", "--root-threshold", "2"
+    )
     (line,) = result.stderr.strip().splitlines()
     assert "root keys were made here" in line and "for demos only" in line
     repo_sign("--repo", tmp_path / "repo", "verify")

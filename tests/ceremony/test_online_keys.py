@@ -145,9 +145,19 @@ def test_an_online_key_made_elsewhere_signs_once_published_with_no_hand_edit(
     with served(workspace) as server:
         tufpip(home, "init", server.url, "--root", workspace.metadata / "1.root.json")
         tufpip(home, "refresh")
-        out = repo_sign("--repo", workspace.root, "ceremony", "propose", "root", "--role",
-                        "timestamp", "--add-key", ops / "timestamp-key.pub",
-                        "--remove-key", old).stdout  # fmt: skip
+        out = repo_sign(
+            "--repo",
+            workspace.root,
+            "ceremony",
+            "propose",
+            "root",
+            "--role",
+            "timestamp",
+            "--add-key",
+            ops / "timestamp-key.pub",
+            "--remove-key",
+            old,
+        ).stdout
         assert f"new timestamp key {new[:16]}: keys/timestamp-{new[:16]}" in out
         assert workspace.policy_file.read_text() == policy_before  # follows what is published
         published = sign_and_publish(workspace)

@@ -22,9 +22,21 @@ def test_summary_shows_fingerprints_thresholds_expiry_and_digest(
 ) -> None:
     alice = Holder(tmp_path / "alice")
     old = keys.read_public_key(root_pubs(workspace)[0])
-    out = repo_sign("--repo", workspace.root, "ceremony", "propose", "root", "--add-key",
-                    alice.pub, "--remove-key", old.keyid[:12], "--threshold", "3",
-                    "--expires", "200").stdout  # fmt: skip
+    out = repo_sign(
+        "--repo",
+        workspace.root,
+        "ceremony",
+        "propose",
+        "root",
+        "--add-key",
+        alice.pub,
+        "--remove-key",
+        old.keyid[:12],
+        "--threshold",
+        "3",
+        "--expires",
+        "200",
+    ).stdout
     staged = workspace.staged / "root.json"
     md = Metadata.from_file(str(staged))
     assert md.signatures == {}
@@ -90,6 +102,14 @@ def test_signing_refuses_an_edited_proposal(workspace: Workspace) -> None:
 def test_a_key_that_counts_for_nothing_does_not_sign(workspace: Workspace, tmp_path: Path) -> None:
     stranger = Holder(tmp_path / "stranger")
     repo_sign("--repo", workspace.root, "ceremony", "propose", "root")
-    line = refused("--repo", workspace.root, "ceremony", "sign", workspace.staged / "root.json",
-                   "--key", stranger.key, "--yes")  # fmt: skip
+    line = refused(
+        "--repo",
+        workspace.root,
+        "ceremony",
+        "sign",
+        workspace.staged / "root.json",
+        "--key",
+        stranger.key,
+        "--yes",
+    )
     assert "counts for no threshold" in line

@@ -35,8 +35,19 @@ def test_review_shows_keys_added_and_removed_thresholds_expiry_and_digest(
     alice = Holder(tmp_path / "alice")
     old = workspace_holders(workspace)
     removed, kept = keys.read_public_key(old[0].pub), keys.read_public_key(old[1].pub)
-    repo_sign("--repo", workspace.root, "ceremony", "propose", "root", "--add-key", alice.pub,
-              "--remove-key", removed.keyid, "--expires", "200")  # fmt: skip
+    repo_sign(
+        "--repo",
+        workspace.root,
+        "ceremony",
+        "propose",
+        "root",
+        "--add-key",
+        alice.pub,
+        "--remove-key",
+        removed.keyid,
+        "--expires",
+        "200",
+    )
     staged = workspace.staged / "root.json"
     proposal = Metadata.from_file(str(staged)).signed
     current = Metadata.from_file(str(workspace.metadata / "1.root.json")).signed

@@ -45,21 +45,38 @@ def test_root_keys_replaced_step_by_step_and_threshold_raised(
 
         # 1. Replace one key: k1 leaves, h1 joins. Old root: k1, k2 (2 of 3);
         #    new root: k2 and h1 (2 of 3).
-        ceremony(workspace, [k1, k2, h["h1"]],
-                 "--add-key", h["h1"].pub, "--remove-key", k1.keyid)  # fmt: skip
+        ceremony(workspace, [k1, k2, h["h1"]], "--add-key", h["h1"].pub, "--remove-key", k1.keyid)
         cached_clients_follow(2)
         # 2. Replace all three: k2, k3, h1 leave; h2, h3, h4 join.
         out = ceremony(
-            workspace, [k2, h["h1"], h["h2"], h["h3"]],
-            "--add-key", h["h2"].pub, "--add-key", h["h3"].pub, "--add-key", h["h4"].pub,
-            "--remove-key", k2.keyid, "--remove-key", k3.keyid, "--remove-key", h["h1"].keyid,
-        )  # fmt: skip
+            workspace,
+            [k2, h["h1"], h["h2"], h["h3"]],
+            "--add-key",
+            h["h2"].pub,
+            "--add-key",
+            h["h3"].pub,
+            "--add-key",
+            h["h4"].pub,
+            "--remove-key",
+            k2.keyid,
+            "--remove-key",
+            k3.keyid,
+            "--remove-key",
+            h["h1"].keyid,
+        )
         assert "published root version 3" in out
         cached_clients_follow(3)
         # 3. Raise the threshold to 3 of 5: h5 and h6 join.
-        ceremony(workspace, [h["h2"], h["h4"], h["h5"], h["h6"]],
-                 "--add-key", h["h5"].pub, "--add-key", h["h6"].pub,
-                 "--threshold", "3")  # fmt: skip
+        ceremony(
+            workspace,
+            [h["h2"], h["h4"], h["h5"], h["h6"]],
+            "--add-key",
+            h["h5"].pub,
+            "--add-key",
+            h["h6"].pub,
+            "--threshold",
+            "3",
+        )
         cached_clients_follow(4)
         repo_sign("--repo", workspace.root, "verify")
 

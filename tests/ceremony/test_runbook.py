@@ -31,9 +31,13 @@ def test_the_runbook_runs_as_written(tmp_path: Path) -> None:
     answers = subprocess.Popen(["yes", "y"], stdout=subprocess.PIPE)
     try:
         result = subprocess.run(
-            ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+            ["bash", "-c", script],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
             stdin=answers.stdout,
-        )  # fmt: skip
+        )
     finally:
         answers.kill()
         answers.wait()
@@ -46,8 +50,10 @@ def test_the_runbook_runs_as_written(tmp_path: Path) -> None:
     root = Metadata.from_file(str(ws.metadata / "root.json")).signed
     assert root.version == 4
     assert root.roles["root"].threshold == 2
-    holders = {keys.read_public_key(tmp_path / name / "root-key.pub").keyid
-               for name in ("alice", "carol", "dave")}  # fmt: skip
+    holders = {
+        keys.read_public_key(tmp_path / name / "root-key.pub").keyid
+        for name in ("alice", "carol", "dave")
+    }
     assert set(root.roles["root"].keyids) == holders
     assert not list(ws.keys.glob("root-*"))  # no root private key was ever made here
     repo_sign("--repo", ws.root, "verify")

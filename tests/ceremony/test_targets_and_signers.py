@@ -33,8 +33,18 @@ def test_new_targets_keys_publish_with_a_targets_version_they_signed(
     home = tmp_path / "client"
     with served(workspace) as server:
         tufpip(home, "init", server.url, "--root", workspace.metadata / "1.root.json")
-        repo_sign(*ws, "ceremony", "propose", "root", "--role", "targets",
-                  "--add-key", new_targets.pub, "--remove-key", old_targets.keyid)  # fmt: skip
+        repo_sign(
+            *ws,
+            "ceremony",
+            "propose",
+            "root",
+            "--role",
+            "targets",
+            "--add-key",
+            new_targets.pub,
+            "--remove-key",
+            old_targets.keyid,
+        )
         for holder in root_holders:
             holder.sign(workspace.staged / "root.json")
         # Alone, the new root would leave targets signed by a key it no longer trusts.
@@ -67,11 +77,13 @@ def test_a_signer_uri_signs_where_a_key_file_would(workspace: Workspace, tmp_pat
         )
     )
     keys.write_public_key(tmp_path / "token.pub", public)
-    repo_sign("--repo", workspace.root, "ceremony", "propose", "root",
-              "--add-key", tmp_path / "token.pub")  # fmt: skip
+    repo_sign(
+        "--repo", workspace.root, "ceremony", "propose", "root", "--add-key", tmp_path / "token.pub"
+    )
     staged = workspace.staged / "root.json"
-    out = repo_sign("ceremony", "sign", staged, "--key", f"file2:{pem}", "--yes",
-                    cwd=tmp_path).stdout  # fmt: skip
+    out = repo_sign(
+        "ceremony", "sign", staged, "--key", f"file2:{pem}", "--yes", cwd=tmp_path
+    ).stdout
     assert f"signed by {public.keyid[:16]}" in out
     for holder in workspace_holders(workspace)[:2]:
         holder.sign(staged)

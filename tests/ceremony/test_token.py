@@ -42,12 +42,29 @@ def make_token(directory: Path) -> Token:
     conf.write_text(f"directories.tokendir = {directory / 'tokens'}\nobjectstore.backend = file\n")
     env = {"SOFTHSM2_CONF": str(conf), "PYKCS11LIB": str(LIBRARY), "REPO_SIGN_PIN": PIN}
     run = {"env": env, "check": True, "capture_output": True}
-    subprocess.run([softhsm, "--init-token", "--free", "--label", LABEL, "--so-pin", "0000",
-                    "--pin", PIN], **run)  # type: ignore[call-overload]  # fmt: skip
+    subprocess.run(
+        [softhsm, "--init-token", "--free", "--label", LABEL, "--so-pin", "0000", "--pin", PIN],
+        **run,
+    )  # type: ignore[call-overload]
     for slot in (ROOT_SLOT, TIMESTAMP_SLOT):
-        subprocess.run([pkcs11_tool, "--module", str(LIBRARY), "--token-label", LABEL, "--login",
-                        "--pin", PIN, "--keypairgen", "--key-type", "EC:prime256v1",
-                        "--id", f"{slot:02x}"], **run)  # type: ignore[call-overload]  # fmt: skip
+        subprocess.run(
+            [
+                pkcs11_tool,
+                "--module",
+                str(LIBRARY),
+                "--token-label",
+                LABEL,
+                "--login",
+                "--pin",
+                PIN,
+                "--keypairgen",
+                "--key-type",
+                "EC:prime256v1",
+                "--id",
+                f"{slot:02x}",
+            ],
+            **run,
+        )  # type: ignore[call-overload]
     return Token(env)
 
 
@@ -82,12 +99,31 @@ def test_root_and_timestamp_on_a_token_and_a_client_following(tmp_path: Path) ->
     repo_sign("key", "import", token.uri(TIMESTAMP_SLOT), "-o", ts_pub, **env)
 
     # Root moves onto the token: signed by the old file key and by the token.
-    repo_sign("ceremony", "propose", "root", "--repo", ws.root, "--add-key", root_pub,
-              "--remove-key", old_root, **env)  # fmt: skip
+    repo_sign(
+        "ceremony",
+        "propose",
+        "root",
+        "--repo",
+        ws.root,
+        "--add-key",
+        root_pub,
+        "--remove-key",
+        old_root,
+        **env,
+    )
     proposal = ws.staged / "root.json"
     repo_sign("ceremony", "sign", proposal, "--key", old_root.with_suffix(""), "--yes", **env)
-    repo_sign("ceremony", "sign", proposal, "--key", token.uri(ROOT_SLOT),
-              "--public-key", root_pub, "--yes", **env)  # fmt: skip
+    repo_sign(
+        "ceremony",
+        "sign",
+        proposal,
+        "--key",
+        token.uri(ROOT_SLOT),
+        "--public-key",
+        root_pub,
+        "--yes",
+        **env,
+    )
     repo_sign("ceremony", "publish", "--repo", ws.root, **env)
     for private in (ws.keys / "retired").glob("root-*"):
         private.unlink()
@@ -95,17 +131,44 @@ def test_root_and_timestamp_on_a_token_and_a_client_following(tmp_path: Path) ->
 
     # A later root change signed by the token alone.
     repo_sign("ceremony", "propose", "root", "--repo", ws.root, "--expires", "200", **env)
-    repo_sign("ceremony", "sign", proposal, "--key", token.uri(ROOT_SLOT),
-              "--public-key", root_pub, "--yes", **env)  # fmt: skip
+    repo_sign(
+        "ceremony",
+        "sign",
+        proposal,
+        "--key",
+        token.uri(ROOT_SLOT),
+        "--public-key",
+        root_pub,
+        "--yes",
+        **env,
+    )
     repo_sign("ceremony", "publish", "--repo", ws.root, **env)
     assert signed_by(ws.metadata / "3.root.json") == {keyid(root_pub)}
 
     # The timestamp moves onto the token, recorded in repo-sign.toml, re-signed by refresh.
-    out = repo_sign("rotate", "timestamp", "--repo", ws.root, "--signer",
-                    token.uri(TIMESTAMP_SLOT), "--public-key", ts_pub, **env).stdout  # fmt: skip
+    out = repo_sign(
+        "rotate",
+        "timestamp",
+        "--repo",
+        ws.root,
+        "--signer",
+        token.uri(TIMESTAMP_SLOT),
+        "--public-key",
+        ts_pub,
+        **env,
+    ).stdout
     assert token.uri(TIMESTAMP_SLOT) in out
-    repo_sign("ceremony", "sign", proposal, "--key", token.uri(ROOT_SLOT),
-              "--public-key", root_pub, "--yes", **env)  # fmt: skip
+    repo_sign(
+        "ceremony",
+        "sign",
+        proposal,
+        "--key",
+        token.uri(ROOT_SLOT),
+        "--public-key",
+        root_pub,
+        "--yes",
+        **env,
+    )
     repo_sign("ceremony", "publish", "--repo", ws.root, **env)
     assert token.uri(TIMESTAMP_SLOT) in (ws.root / "repo-sign.toml").read_text()
     before = json.loads((ws.metadata / "timestamp.json").read_bytes())["signed"]["version"]
@@ -128,23 +191,36 @@ def test_root_and_timestamp_on_a_token_and_a_client_following(tmp_path: Path) ->
 
     # Refused with one line, nothing changed: a wrong PIN, a missing token, a key not on it.
     tree = snapshot_tree(ws.root)
-    wrong_pin = repo_sign("refresh", "--force", "--repo", ws.root, check=False,
-                          **{**env, "REPO_SIGN_PIN": "0000"})  # fmt: skip
+    wrong_pin = repo_sign(
+        "refresh", "--force", "--repo", ws.root, check=False, **{**env, "REPO_SIGN_PIN": "0000"}
+    )
     refused(wrong_pin, token.uri(TIMESTAMP_SLOT), "Pin")
     empty = tmp_path / "no-token.conf"
     (tmp_path / "no-tokens").mkdir()
     empty.write_text(f"directories.tokendir = {tmp_path / 'no-tokens'}\n")
-    no_token = repo_sign("refresh", "--force", "--repo", ws.root, check=False,
-                         **{**env, "SOFTHSM2_CONF": str(empty)})  # fmt: skip
+    no_token = repo_sign(
+        "refresh", "--force", "--repo", ws.root, check=False, **{**env, "SOFTHSM2_CONF": str(empty)}
+    )
     refused(no_token, token.uri(TIMESTAMP_SLOT))
-    not_there = repo_sign("key", "import", token.uri(7), "-o", tmp_path / "k.pub", check=False,
-                          **env)  # fmt: skip
+    not_there = repo_sign(
+        "key", "import", token.uri(7), "-o", tmp_path / "k.pub", check=False, **env
+    )
     refused(not_there, token.uri(7))
     assert not (tmp_path / "k.pub").exists()
     repo_sign("ceremony", "propose", "root", "--repo", ws.root, **env)
     staged = proposal.read_bytes()
-    wrong_key = repo_sign("ceremony", "sign", proposal, "--key", token.uri(TIMESTAMP_SLOT),
-                          "--public-key", root_pub, "--yes", check=False, **env)  # fmt: skip
+    wrong_key = repo_sign(
+        "ceremony",
+        "sign",
+        proposal,
+        "--key",
+        token.uri(TIMESTAMP_SLOT),
+        "--public-key",
+        root_pub,
+        "--yes",
+        check=False,
+        **env,
+    )
     refused(wrong_key, "does not hold key")
     assert proposal.read_bytes() == staged
     proposal.unlink()

@@ -48,8 +48,9 @@ def curate(curated: Served, *args: str) -> None:
 
 
 def test_uploaded_prior_to_honours_the_signed_upload_time(client: Tufpip, venv: Path) -> None:
-    result = client("install", "--python", venv, "--uploaded-prior-to", "2022-01-01T00:00:00Z",
-                    "alpha")  # fmt: skip
+    result = client(
+        "install", "--python", venv, "--uploaded-prior-to", "2022-01-01T00:00:00Z", "alpha"
+    )
     assert result.returncode == 0, result.stderr
     assert installed_version(venv, "alpha") == "1.0"
 

@@ -71,9 +71,10 @@ def test_forget_removes_one_repository(trusting: Tufpip, repository: Served) -> 
     result = trusting("forget", "other")
     assert result.returncode == 0, result.stderr
     assert not (trusting.home / "repositories" / "other").exists()
-    names = [r["name"] for r in json.loads((trusting.home / "repositories.json").read_text())[
-        "repositories"
-    ]]  # fmt: skip
+    names = [
+        r["name"]
+        for r in json.loads((trusting.home / "repositories.json").read_text())["repositories"]
+    ]
     assert names == ["default"]
     assert "no repository named 'other'" in one_error(trusting("forget", "other"), STATE)
     assert trusting("list").returncode == 0

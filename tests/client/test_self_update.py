@@ -50,6 +50,9 @@ def test_tufpip_installs_itself_from_the_repository(tufpip: Tufpip, tmp_path: Pa
     assert "Install Python packages only after TUF verification." in help_text
     location = subprocess.run(
         [venv / "python", "-c", "import tufpip; print(tufpip.__file__)"],
-        capture_output=True, text=True, check=True, cwd=tmp_path,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    ).stdout
     assert location.startswith(str(site))  # the signed wheel, not this checkout

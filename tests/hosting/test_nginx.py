@@ -70,9 +70,16 @@ def test_headers_cache_what_never_changes_and_serve_nothing_else(hosted: Hosted)
         assert cache in response.headers["Cache-Control"], path
         assert "max-age=31536000" in response.headers["Cache-Control"] or cache == "no-cache"
         assert response.headers["Content-Type"].startswith(kind), path
-    for path in ("", "metadata/", "targets/packages/beta/", "repo-sign.toml", "keys/",
-                 f"keys/{next(ws.keys.iterdir()).name}", ".repo-sign.lock",
-                 "targets/packages/beta/beta-1.0-py3-none-any.whl"):  # fmt: skip
+    for path in (
+        "",
+        "metadata/",
+        "targets/packages/beta/",
+        "repo-sign.toml",
+        "keys/",
+        f"keys/{next(ws.keys.iterdir()).name}",
+        ".repo-sign.lock",
+        "targets/packages/beta/beta-1.0-py3-none-any.whl",
+    ):
         assert requests.get(f"{hosted.url}/{path}", timeout=10).status_code == 404, path
 
 

@@ -41,8 +41,15 @@ class Bucket:
         return f"{self.endpoint}/{BUCKET}/{prefix}"
 
     def publish(self, prefix: str) -> subprocess.CompletedProcess:
-        return repo_sign("publish", f"s3://{BUCKET}/{prefix}", "--endpoint-url", self.endpoint,
-                         "--repo", self.workspace.root, **CREDENTIALS)  # fmt: skip
+        return repo_sign(
+            "publish",
+            f"s3://{BUCKET}/{prefix}",
+            "--endpoint-url",
+            self.endpoint,
+            "--repo",
+            self.workspace.root,
+            **CREDENTIALS,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +65,15 @@ def bucket(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bucket]:
         s3.create_bucket(Bucket=BUCKET)
         policy = {
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-                           "Resource": f"arn:aws:s3:::{BUCKET}/*"}],
-        }  # fmt: skip
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": f"arn:aws:s3:::{BUCKET}/*",
+                }
+            ],
+        }
         s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(policy))
         yield Bucket(workspace, endpoint, dists)
 
@@ -101,10 +114,12 @@ def timestamp_version(tmp_path: Path, bucket: Bucket, prefix: str) -> int:
     """The timestamp a fresh ngclient accepts from the bucket (it verifies everything)."""
     tmp_path.mkdir()
     updater = Updater(
-        str(tmp_path), f"{bucket.url(prefix)}/metadata/", str(tmp_path),
+        str(tmp_path),
+        f"{bucket.url(prefix)}/metadata/",
+        str(tmp_path),
         f"{bucket.url(prefix)}/targets/",
         bootstrap=(bucket.workspace.metadata / "1.root.json").read_bytes(),
-    )  # fmt: skip
+    )
     updater.refresh()
     assert updater.get_targetinfo("packages/beta/beta-1.0-py3-none-any.whl") is not None
     return updater._trusted_set.timestamp.version

@@ -160,8 +160,9 @@ def upstream(tmp_path: Path) -> Iterator[tuple[str, Path]]:
                     for f in sorted(files.iterdir())
                     if f.name.split("-")[0] == parts[1]
                 ]
-                body = json.dumps({"meta": {"api-version": "1.0"}, "name": parts[1],
-                                   "files": listed}).encode()  # fmt: skip
+                body = json.dumps(
+                    {"meta": {"api-version": "1.0"}, "name": parts[1], "files": listed}
+                ).encode()
                 kind = "application/vnd.pypi.simple.v1+json"
             else:
                 self.send_error(404)
@@ -195,9 +196,15 @@ def test_import_refuses_a_direct_url_dependency(
     (tmp_path / "requirements.txt").write_text("victim\n")
     before = snapshot_tree(workspace.root)
     result = repo_sign(
-        "import", "--repo", workspace.root, "-r", tmp_path / "requirements.txt",
-        "--index-url", f"{url}/simple/", check=False,
-    )  # fmt: skip
+        "import",
+        "--repo",
+        workspace.root,
+        "-r",
+        tmp_path / "requirements.txt",
+        "--index-url",
+        f"{url}/simple/",
+        check=False,
+    )
     assert result.returncode == 6, result.stderr
     [line] = result.stderr.strip().splitlines()
     assert line.startswith(f"repo-sign: error: {victim.name}: ")

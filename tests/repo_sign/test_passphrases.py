@@ -49,10 +49,12 @@ def test_cron_needs_only_the_timestamp_passphrase_from_a_credential_file(
     credentials.mkdir()
     (credentials / "timestamp").write_text(OWN["timestamp"] + "\n")
     result = repo_sign(
-        "refresh", "--repo", workspace.root,
+        "refresh",
+        "--repo",
+        workspace.root,
         REPO_SIGN_PASSPHRASE="",
         REPO_SIGN_PASSPHRASE_TIMESTAMP_FILE=str(credentials / "timestamp"),
-    )  # fmt: skip
+    )
     signed = [line for line in result.stdout.splitlines() if line.startswith("signed ")]
     assert signed == ["signed timestamp.json"]  # bins and snapshot are not due yet
     repo_sign("verify", "--repo", workspace.root)
@@ -64,9 +66,12 @@ def test_a_wrong_role_passphrase_names_the_key_and_changes_nothing(
     before = snapshot_tree(workspace.root)
     wrong = "guessed wrong"
     result = repo_sign(
-        "refresh", "--repo", workspace.root, check=False,
+        "refresh",
+        "--repo",
+        workspace.root,
+        check=False,
         **{**PER_ROLE, "REPO_SIGN_PASSPHRASE_TIMESTAMP": wrong},  # the shared one is set too
-    )  # fmt: skip
+    )
     line = one_error_line(result)
     assert result.returncode == 4  # key problem (docs/repository.md)
     assert "cannot unlock keys/timestamp-" in line and "(timestamp key)" in line
@@ -77,9 +82,13 @@ def test_a_wrong_role_passphrase_names_the_key_and_changes_nothing(
 def test_a_missing_credential_file_is_one_error_line(workspace: Workspace, tmp_path: Path) -> None:
     missing = tmp_path / "no-such-credential"
     result = repo_sign(
-        "refresh", "--repo", workspace.root, check=False,
-        REPO_SIGN_PASSPHRASE="", REPO_SIGN_PASSPHRASE_TIMESTAMP_FILE=str(missing),
-    )  # fmt: skip
+        "refresh",
+        "--repo",
+        workspace.root,
+        check=False,
+        REPO_SIGN_PASSPHRASE="",
+        REPO_SIGN_PASSPHRASE_TIMESTAMP_FILE=str(missing),
+    )
     line = one_error_line(result)
     assert result.returncode == 4
     assert f"REPO_SIGN_PASSPHRASE_TIMESTAMP_FILE: cannot read {missing}" in line

@@ -50,9 +50,18 @@ def test_bare_ngclient_verifies_pages_metadata_and_distributions(
         )
         names = {p["name"] for p in projects["projects"]}
         assert names == {
-            "alpha", "beta", "gamma-delta", "epsilon", "zeta", "eta", "theta", "iota",
-            "kappa", "lambda-pkg", "tinybackend",
-        }  # fmt: skip
+            "alpha",
+            "beta",
+            "gamma-delta",
+            "epsilon",
+            "zeta",
+            "eta",
+            "theta",
+            "iota",
+            "kappa",
+            "lambda-pkg",
+            "tinybackend",
+        }
         for dist in dozen:
             name, _version, is_wheel = targetpaths.parse_filename(dist.name)
             info = client.get_targetinfo(targetpaths.distribution(name, dist.name))

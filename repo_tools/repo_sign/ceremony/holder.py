@@ -66,8 +66,11 @@ class Comparison:
         """What ``proposal`` changes against the trusted version (every key when unknown)."""
         lines = review(proposal.metadata, self.current).lines()
         if not self.known:
-            lines.insert(1, "  (every key is listed: pass --trusted ROLE.json, the current "
-                            "version, to see only what changes)")  # fmt: skip
+            lines.insert(
+                1,
+                "  (every key is listed: pass --trusted ROLE.json, the current "
+                "version, to see only what changes)",
+            )
         return lines
 
     def status(self, proposal: Proposal) -> SignatureStatus:

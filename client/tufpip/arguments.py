@@ -16,7 +16,8 @@ Rules:
   because the installer runs in a private empty folder.
 - Local paths are read by ``projects``: ``-e``/``--editable`` and a
   positional written as a path take the user's own project directory, a
-  positional local file must be exactly a signed file. A lock file
+  positional local file must be exactly a signed file; a local project is
+  built with build isolation (``--no-build-isolation`` refused). A lock file
   (``-r pylock.toml``) is installed alone, with ``--no-deps``: exactly the
   locked files, nothing resolved.
 """
@@ -199,14 +200,18 @@ def canonical_arguments(
     base = cwd or Path.cwd()
     options: list[str] = []
     requirements: list[str] = []
+    local_projects = False
     for spelling, option, value in _parse(args, table):
         if option is None:
-            requirements.append(_positional(value, base, files))
+            rendered, is_project = _positional(value, base, files)
+            requirements.append(rendered)
+            local_projects |= is_project
         elif option.kind is Kind.PROJECT:
             project = Path(os.path.abspath(base / value))
             if not project.is_dir():
                 raise RefusedSource(f"{spelling} {value}: tufpip installs local projects only")
             options.append(f"{option.name}={projects.project(project, f'{spelling} {value}')}")
+            local_projects = True
         elif (
             option.kind is Kind.FILE
             and option.name in _REQUIREMENT_OPTIONS
@@ -224,6 +229,8 @@ def canonical_arguments(
             options.append(f"{option.name}={value}")
         else:
             raise UsageError(f"{spelling} {value!r}: not a value this option takes")
+    if local_projects and "--no-build-isolation" in options:
+        raise UsageError("a local project is built with build isolation: drop --no-build-isolation")
     if files.locked:
         if requirements or files.count != 1:
             raise UsageError("a lock file is installed alone: no other requirements or files")
@@ -231,16 +238,17 @@ def canonical_arguments(
     return [*options, *requirements]
 
 
-def _positional(text: str, base: Path, files: RequirementFiles) -> str:
-    """A positional argument: a local project, a signed local file or a requirement."""
+def _positional(text: str, base: Path, files: RequirementFiles) -> tuple[str, bool]:
+    """A positional argument as passed on (a local project, a signed local file or a
+    requirement), and whether it is a local project."""
     path = projects.local_path(text, base)
     if path is None:
-        return canonical_requirement(text)
+        return canonical_requirement(text), False
     if path.is_dir():
-        return projects.project(path, text)
+        return projects.project(path, text), True
     rendered, pin = projects.local_file(path, files.folder, text)
     files.pins.append(pin)
-    return rendered
+    return rendered, False
 
 
 def _parse(

@@ -8,8 +8,9 @@ Rules:
 - A project directory is the user's own code: it is passed on, as an
   absolute path (the installer's folder is private), and built with build
   isolation, so its build backend and every dependency come from the
-  verifying index. Its ``pyproject.toml`` must declare the dependencies
-  statically (a ``[project]`` table, with neither ``dependencies`` nor
+  verifying index (``--no-build-isolation`` is refused with it). Its
+  ``pyproject.toml`` must declare the dependencies statically (a
+  ``[project]`` table, with neither ``dependencies`` nor
   ``optional-dependencies`` dynamic) and name no direct URL in them or in
   ``build-system.requires`` (``tufindex.dependencies``); ``[tool.uv.sources]``,
   which sends uv elsewhere, is refused too. A project that breaks this is
@@ -41,7 +42,7 @@ _CHECKED_FIELDS = ("dependencies", "optional-dependencies")
 
 def local_path(text: str, base: Path) -> Path | None:
     """The existing local path ``text`` is written as, or None when it is no path."""
-    if not (text in (".", "..") or "/" in text or text.startswith("./")):
+    if not (text in (".", "..") or "/" in text):
         return None
     path = Path(os.path.abspath(base / text))
     return path if path.exists() else None
@@ -84,7 +85,8 @@ def _check_project(document: dict[str, Any]) -> None:
     for extra, requirements in optional.items():
         field = f"optional-dependencies.{extra}"
         check_requirements(_strings(requirements, field), field)
-    uv = document.get("tool", {}).get("uv", {})
+    tool = document.get("tool", {})
+    uv = tool.get("uv", {}) if isinstance(tool, dict) else {}
     if isinstance(uv, dict) and "sources" in uv:
         raise ForbiddenDependency("[tool.uv.sources] names package sources")
 

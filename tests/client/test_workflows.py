@@ -11,6 +11,9 @@ import pytest
 
 from tests.client.helpers import Tufpip, installed, last_line, run_python
 from tests.support.distributions import make_wheel
+from tufpip.arguments import PIP, canonical_arguments
+from tufpip.errors import RefusedSource, UsageError
+from tufpip.requirements import RequirementFiles
 
 
 def _file_of(dists: list[Path], project: str) -> Path:
@@ -183,3 +186,46 @@ def test_local_file_only_when_signed_exactly(
     result = trusting("install", "--python", venv, signed)
     assert result.returncode == 0, result.stderr
     assert installed(venv) == {"zeta"}
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "args", "error"),
+    [
+        (None, ["./proj"], RefusedSource),
+        (
+            '[project]\nname = "mine"\nversion = "1"\ndynamic = ["dependencies"]\n',
+            ["./proj"],
+            RefusedSource,
+        ),
+        (
+            '[project]\nname = "mine"\nversion = "1"\n[tool.uv.sources]\nbeta = {git = "https://example.org/b"}\n',
+            ["-e", "proj"],
+            RefusedSource,
+        ),
+        (
+            '[project]\nname = "mine"\nversion = "1"\n',
+            ["--no-build-isolation", "./proj"],
+            UsageError,
+        ),
+    ],
+    ids=["no-pyproject", "dynamic", "uv-sources", "no-build-isolation"],
+)
+def test_projects_that_cannot_be_checked(
+    tmp_path: Path, pyproject: str | None, args: list[str], error: type[Exception]
+) -> None:
+    (tmp_path / "proj").mkdir()
+    if pyproject is not None:
+        (tmp_path / "proj" / "pyproject.toml").write_text(pyproject)
+    files = RequirementFiles(tmp_path, {})
+    with pytest.raises(error):
+        canonical_arguments(args, PIP, files, cwd=tmp_path)
+
+
+def test_lock_only_on_the_command_line(tmp_path: Path, pip_lock: Path) -> None:
+    (tmp_path / "reqs.txt").write_text(f"-r {pip_lock}\n")
+    for args in (["-r", "reqs.txt"], ["-c", str(pip_lock)]):
+        with pytest.raises(UsageError, match="lock file"):
+            canonical_arguments(args, PIP, RequirementFiles(tmp_path, {}), cwd=tmp_path)
+    canonical = canonical_arguments(["-r", str(pip_lock)], PIP, RequirementFiles(tmp_path, {}))
+    assert canonical[-1] == "--no-deps"
+    assert (tmp_path / "requirements-1.txt").read_text().startswith("alpha==1.0 --hash=sha256:")

@@ -14,6 +14,12 @@ Rules:
 - Values are checked against what the option takes (a choice, a date, a
   project name); paths (``--target``, ``--report``, ...) are made absolute,
   because the installer runs in a private empty folder.
+- Local paths are read by ``projects``: ``-e``/``--editable`` and a
+  positional written as a path take the user's own project directory, a
+  positional local file must be exactly a signed file; a local project is
+  built with build isolation (``--no-build-isolation`` refused). A lock file
+  (``-r pylock.toml``) is installed alone, with ``--no-deps``: exactly the
+  locked files, nothing resolved.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tufpip import locks, projects
 from tufpip.errors import RefusedSource, UsageError
 from tufpip.requirements import (
     SOURCE_REFUSAL,
@@ -39,6 +46,7 @@ class Kind(enum.Enum):
     VALUE = "value"
     PATH = "path"
     FILE = "requirements file"
+    PROJECT = "local project"
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,8 @@ def _table(*options: tuple[str, Kind, Callable[[str], bool] | None]) -> dict[str
     return table
 
 
-F, V, P, R = Kind.FLAG, Kind.VALUE, Kind.PATH, Kind.FILE
+F, V, P, R, E = Kind.FLAG, Kind.VALUE, Kind.PATH, Kind.FILE, Kind.PROJECT
+_REQUIREMENT_OPTIONS = ("--requirement", "--requirements")
 
 PIP: Mapping[str, Option] = _table(
     ("-U --upgrade", F, None),
@@ -126,6 +135,7 @@ PIP: Mapping[str, Option] = _table(
     ("-r --requirement", R, None),
     ("-c --constraint", R, None),
     ("--build-constraint", R, None),
+    ("-e --editable", E, None),
 )
 UV: Mapping[str, Option] = _table(
     ("-U --upgrade", F, None),
@@ -167,6 +177,7 @@ UV: Mapping[str, Option] = _table(
     ("-c --constraint --constraints", R, None),
     ("--override --overrides", R, None),
     ("-b --build-constraint --build-constraints", R, None),
+    ("-e --editable", E, None),
 )
 
 
@@ -179,7 +190,8 @@ def canonical_arguments(
     """The installer arguments for the user's ``args``, built from ``table``.
 
     Relative paths and requirements files are taken from ``cwd`` (default:
-    the current folder); files are copied, canonical, by ``files``.
+    the current folder); files are copied, canonical, by ``files``, which
+    also collects the pins to check before the installer starts.
 
     Raises:
         RefusedSource: An option or requirement names another package source.
@@ -188,9 +200,24 @@ def canonical_arguments(
     base = cwd or Path.cwd()
     options: list[str] = []
     requirements: list[str] = []
+    local_projects = False
     for spelling, option, value in _parse(args, table):
         if option is None:
-            requirements.append(canonical_requirement(value))
+            rendered, is_project = _positional(value, base, files)
+            requirements.append(rendered)
+            local_projects |= is_project
+        elif option.kind is Kind.PROJECT:
+            project = Path(os.path.abspath(base / value))
+            if not project.is_dir():
+                raise RefusedSource(f"{spelling} {value}: tufpip installs local projects only")
+            options.append(f"{option.name}={projects.project(project, f'{spelling} {value}')}")
+            local_projects = True
+        elif (
+            option.kind is Kind.FILE
+            and option.name in _REQUIREMENT_OPTIONS
+            and (locks.is_lock_name(value))
+        ):
+            options.append(f"{option.name}={files.lock(value, base, f'{spelling} {value}')}")
         elif option.kind is Kind.FLAG:
             options.append(option.name)
         elif option.kind is Kind.PATH:
@@ -202,7 +229,26 @@ def canonical_arguments(
             options.append(f"{option.name}={value}")
         else:
             raise UsageError(f"{spelling} {value!r}: not a value this option takes")
+    if local_projects and "--no-build-isolation" in options:
+        raise UsageError("a local project is built with build isolation: drop --no-build-isolation")
+    if files.locked:
+        if requirements or files.count != 1:
+            raise UsageError("a lock file is installed alone: no other requirements or files")
+        options.append("--no-deps")
     return [*options, *requirements]
+
+
+def _positional(text: str, base: Path, files: RequirementFiles) -> tuple[str, bool]:
+    """A positional argument as passed on (a local project, a signed local file or a
+    requirement), and whether it is a local project."""
+    path = projects.local_path(text, base)
+    if path is None:
+        return canonical_requirement(text), False
+    if path.is_dir():
+        return projects.project(path, text), True
+    rendered, pin = projects.local_file(path, files.folder, text)
+    files.pins.append(pin)
+    return rendered, False
 
 
 def _parse(
@@ -236,9 +282,11 @@ def _parse(
 
 
 def _lookup(spelling: str, table: Mapping[str, Option]) -> Option:
+    if (option := table.get(spelling)) is not None and option.kind is Kind.PROJECT:
+        return option
     if refused_source(spelling):
         raise RefusedSource(f"{spelling} {SOURCE_REFUSAL}")
-    if (option := table.get(spelling)) is not None:
+    if option is not None:
         return option
     if spelling.startswith("--") and any(known.startswith(spelling) for known in table):
         raise UsageError(f"{spelling} is abbreviated: write the option's full name")

@@ -13,8 +13,10 @@ Rules:
 - When the installer fails, the reason reported is tufpip's when it has one:
   the first verification failure, else the projects the repository does not
   have, else the installer's exit status.
-- An install binds the index's socket and starts the installer as soon as
-  it holds the state lock, before importing tuf and refreshing: the
+- Pins (a local file, a lock's files: ``pins``) are checked in the run's
+  session, after the refresh, and the installer starts only once all hold.
+- Otherwise an install binds the index's socket and starts the installer as
+  soon as it holds the state lock, before importing tuf and refreshing: the
   installer's start-up (about 0.3 s for pip) overlaps tufpip's. The index
   answers nothing before the refresh succeeded; when it fails, it answers
   403 until the installer has given up, then the refresh's error is raised.
@@ -39,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from tuf.api import exceptions as tuf_exc
 
 from tufindex import targetpaths
-from tufpip import loopback
+from tufpip import loopback, pins
 from tufpip.arguments import canonical_arguments
 from tufpip.errors import (
     InstallerFailed,
@@ -248,7 +250,7 @@ class Client:
             folders = private / "requirements", private / "cwd"
             for folder in folders:
                 folder.mkdir()
-            files = RequirementFiles(folders[0], installer.environ)
+            files = RequirementFiles(folders[0], installer.environ, installer.python)
             canonical = canonical_arguments(args, installer.options, files)
             repository = self.repository
             cache = self.home.installer_cache()
@@ -264,7 +266,9 @@ class Client:
 
             try:
                 session = stack.enter_context(
-                    Session(repository, self.progress, on_locked=start_installer)
+                    Session(
+                        repository, self.progress, on_locked=None if files.pins else start_installer
+                    )
                 )
             except TufpipError as refusal:
                 from tufpip.index import VerifyingIndex
@@ -276,6 +280,9 @@ class Client:
                 raise
             from tufpip.index import VerifyingIndex
 
+            if files.pins:
+                pins.check(session, files.pins)
+                start_installer()
             listener, process = started[0]
             with VerifyingIndex(listener, session) as index:
                 status = process.wait()

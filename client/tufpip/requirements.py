@@ -22,6 +22,12 @@ Rules:
   requirement.
 - Each file read is written, canonical, into a private folder, and nested
   files refer to their canonical copies: the installer reads only those.
+- A PEP 751 lock (``pylock.toml``, ``pylock.NAME.toml``) is read only as
+  ``-r`` on the command line (``RequirementFiles.lock``, parsed by
+  ``locks``), never nested or as constraints: its copy holds
+  ``name==version --hash=sha256:...`` per package chosen for the target
+  interpreter, and each locked file is pinned (``pins``) to be checked
+  against the repository before the installer starts.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import os
 import re
 import shlex
 import stat
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +45,9 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from tufpip import locks
 from tufpip.errors import RefusedSource, UsageError
+from tufpip.pins import Pin
 
 MAX_FILE_BYTES = 1 << 20
 ARCHIVE_SUFFIXES = (
@@ -130,12 +139,18 @@ def canonical_requirement(text: str, where: str = "") -> str:
 class RequirementFiles:
     """Reads requirements files and writes their canonical copies into ``folder``.
 
-    ``environ`` is what ``${VAR}`` expands from. Each distinct file is read
-    once; ``copy`` returns the path of its canonical copy.
+    ``environ`` is what ``${VAR}`` expands from; ``python`` is the target
+    interpreter, whose environment decides a lock's markers (default: the one
+    tufpip runs in). Each distinct file is read once; ``copy`` returns the
+    path of its canonical copy. ``pins`` collects what the repository must
+    sign exactly before the installer may start.
     """
 
     folder: Path
     environ: Mapping[str, str]
+    python: str | None = None
+    pins: list[Pin] = field(default_factory=list)
+    locked: bool = False
     _copies: dict[tuple[int, int], Path] = field(default_factory=dict)
     _reading: list[tuple[int, int]] = field(default_factory=list)
 
@@ -150,6 +165,8 @@ class RequirementFiles:
         """
         if _SCHEME.match(name):
             raise RefusedSource(f"{via}: tufpip reads requirements files from local paths only")
+        if locks.is_lock_name(name):
+            raise UsageError(f"{via}: a lock file is installed only as -r on the command line")
         if name.endswith(_NOT_A_FILE_SUFFIXES) or Path(name).name == "pyproject.toml":
             raise UsageError(f"{via}: tufpip reads requirements files only, not {name}")
         path = Path(os.path.join(base, name))
@@ -167,6 +184,35 @@ class RequirementFiles:
         copy.write_text("".join(f"{line}\n" for line in lines), encoding="ascii")
         self._copies[identity] = copy
         return copy
+
+    def lock(self, name: str, base: Path, via: str) -> Path:
+        """The canonical copy of lock file ``name`` (relative to ``base``), its files pinned.
+
+        Raises:
+            RefusedSource: The lock names another package source.
+            UsageError: It cannot be read, is not valid PEP 751, or does not fit the target.
+        """
+        text, identity = _read(Path(os.path.join(base, name)), via)
+        environment = locks.target_environment(self.python or sys.executable)
+        lines = []
+        for package in locks.read(text, environment, name):
+            requirement = canonical_requirement(f"{package.name}=={package.version}", f" ({via})")
+            hashes = [f"--hash=sha256:{sha256}" for sha256 in package.files.values()]
+            lines.append(" ".join([requirement, *hashes]))
+            self.pins += [
+                Pin(package.name, filename, f"{name}, package {package.name}", sha256=sha256)
+                for filename, sha256 in package.files.items()
+            ]
+        copy = self.folder / f"requirements-{len(self._copies) + 1}.txt"
+        copy.write_text("".join(f"{line}\n" for line in lines), encoding="ascii")
+        self._copies[identity] = copy
+        self.locked = True
+        return copy
+
+    @property
+    def count(self) -> int:
+        """How many distinct files were read."""
+        return len(self._copies)
 
     def _canonical_lines(self, text: str, path: Path, name: str) -> Iterator[str]:
         for number, line in _logical_lines(text, name):

@@ -170,7 +170,7 @@ def test_requirements_from_a_fifo_are_refused(
 
 
 @pytest.mark.parametrize("installer", INSTALLERS)
-@pytest.mark.parametrize("name", ["script.py", "pyproject.toml", "setup.cfg", "pylock.toml"])
+@pytest.mark.parametrize("name", ["script.py", "pyproject.toml", "setup.cfg"])
 def test_project_files_are_not_requirements_files(
     name: str, installer: str, evil: AttackerServer, client: Client, venv: Path, tmp_path: Path
 ) -> None:

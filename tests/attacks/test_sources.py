@@ -177,7 +177,12 @@ def test_command_line_sources_are_refused(
 ) -> None:
     wheel = make_wheel(tmp_path / "local", "beta", "9.9")
     project = tmp_path / "project"
-    _config('[project]\nname = "beta"\nversion = "9.9"\n', project / "pyproject.toml")
+    # A local project is the user's own code: refused when it names another source.
+    evil_dependency = f'dependencies = ["gamma @ {evil.url}/evil/{EVIL_FILE}"]'
+    _config(
+        f'[project]\nname = "beta"\nversion = "9.9"\n{evil_dependency}\n',
+        project / "pyproject.toml",
+    )
     fields = {"url": evil.url, "wheel": wheel, "folder": project}
     args = [arg.format(**fields) for arg in COMMAND_LINES[how]]
     before = tree(venv)

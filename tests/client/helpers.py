@@ -32,9 +32,9 @@ class Tufpip:
         return env
 
     def __call__(
-        self, *args: str | Path, umask: int = -1, **extra: str
+        self, *args: str | Path, umask: int = -1, cwd: Path | None = None, **extra: str
     ) -> subprocess.CompletedProcess[str]:
-        """Run ``tufpip ARGS`` (with the user's ``umask`` if it is >= 0)."""
+        """Run ``tufpip ARGS`` (with the user's ``umask`` if it is >= 0, in folder ``cwd``)."""
         command = [sys.executable, "-m", "tufpip", *map(str, args)]
         return subprocess.run(
             command,
@@ -43,6 +43,7 @@ class Tufpip:
             text=True,
             env=self.env(**extra),
             umask=umask,
+            cwd=cwd,
         )
 
 

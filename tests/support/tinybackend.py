@@ -119,3 +119,17 @@ def build_sdist(sdist_directory: str, config_settings: object = None) -> str:
         for path in ["pyproject.toml", *(os.path.join("src", p) for p in _sources())]:
             tar.add(path, arcname=f"{base}/{path}")
     return filename
+
+
+def get_requires_for_build_editable(config_settings: object = None) -> list[str]:
+    return []
+
+
+def build_editable(
+    wheel_directory: str, config_settings: object = None, metadata_directory: object = None
+) -> str:
+    """PEP 660: a wheel whose ``.pth`` file puts the project's ``src`` on the path."""
+    project = _project()
+    metadata = core_metadata(project["name"], project["version"], project.get("dependencies"))
+    pth = {f"{project['name'].replace('-', '_')}.pth": os.path.abspath("src") + "\n"}
+    return write_wheel(wheel_directory, project["name"], project["version"], pth, metadata)

@@ -4,7 +4,9 @@ A 500 MB wheel (a valid wheel: METADATA plus one large stored member) is
 generated in a temporary folder and removed afterwards. Measured, each as a
 median of runs on the same file, hot in the page cache:
 
-- plain ``hashlib.sha256`` over the file in 1 MiB blocks (the floor);
+- ``sha256sum FILE`` then ``cp FILE`` into the same file system: what a
+  maintainer would run by hand to hash and copy it (the goal's baseline);
+- plain ``hashlib.sha256`` over the file in 1 MiB blocks;
 - ``fsutil.StagedFile``: read once, hashed while copied into the workspace;
 - ``repo-sign add`` of that file into a fresh repository, end to end
   (a new process: validation, copy, signing, publishing, fsync).
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import subprocess
 import tempfile
 import time
 import zipfile
@@ -61,10 +64,16 @@ def run(size_mb: int = 500, runs: int = RUNS) -> Section:
     try:
         wheel = make_large_wheel(work, size_mb)
         size = wheel.stat().st_size
-        sha_times, staged_times, add_times = [], [], []
+        sha_times, staged_times, add_times, manual_times = [], [], [], []
         sha256_only(wheel)  # into the page cache
         staging = work / "staging"
         for i in range(runs):
+            start = time.perf_counter()
+            subprocess.run(["sha256sum", str(wheel)], check=True, capture_output=True)
+            subprocess.run(["cp", str(wheel), str(work / "copy.whl")], check=True)
+            manual_times.append(time.perf_counter() - start)
+            (work / "copy.whl").unlink()
+
             start = time.perf_counter()
             sha256_only(wheel)
             sha_times.append(time.perf_counter() - start)
@@ -81,6 +90,7 @@ def run(size_mb: int = 500, runs: int = RUNS) -> Section:
             add_times.append(time.perf_counter() - start)
             shutil.rmtree(repo)
         sha, staged_s, add = med(sha_times), med(staged_times), med(add_times)
+        manual = med(manual_times)
         label = f"{size / MB:.0f} MB wheel"
         section.rows += [
             Row(
@@ -100,8 +110,14 @@ def run(size_mb: int = 500, runs: int = RUNS) -> Section:
                 "5 hashing",
                 "`repo-sign add` end to end / sha256",
                 f"{add / sha:.2f} ({fmt_s(add)}, {size / MB / add:.0f} MB/s)",
-                "<= 1.20",
-                add / sha <= 1.20,
+                size=label,
+            ),
+            Row(
+                "5 hashing",
+                "`repo-sign add` end to end / (`sha256sum` + `cp`)",
+                f"{add / manual:.2f} ({fmt_s(add)} vs {fmt_s(manual)})",
+                "<= 1.10",
+                add / manual <= 1.10,
                 label,
             ),
         ]

@@ -1,4 +1,4 @@
-"""Target 1: install overhead of tufpip against a plain static index of the same files.
+"""Target 1: install overhead of tufpip against what users run without it.
 
 Two file sets: ``requests`` and its dependencies (real wheels from PyPI,
 downloaded once with ``pip download`` into ``~/.cache/tufpip-bench``; if that
@@ -6,19 +6,24 @@ fails, synthetic wheels with the same dependency shape), and ``dozen``: twelve
 synthetic pure-Python wheels with a dependency tree (no network).
 
 Both sides get the same files over loopback HTTP (``http.server``, Nagle off):
-- plain: a PEP 503 folder (``simple/NAME/index.html`` with ``#sha256=`` and
-  PEP 658 ``data-core-metadata``, plus ``FILE.metadata``), installed with
-  ``pip install --index-url`` / ``uv pip install --index-url``;
+- baseline: a PEP 503 folder (``simple/NAME/index.html`` with ``#sha256=``
+  and PEP 658 ``data-core-metadata``, plus ``FILE.metadata``), installed as
+  users install: ``VENV/bin/python -m pip install --index-url`` with the
+  very pip tufpip runs (the venv's pip is that version), and plain
+  ``uv pip install --python VENV/bin/python --index-url``;
 - tufpip: a repository built by ``repo-sign`` from those files, served
-  statically, installed with ``tufpip install`` (``--installer uv``).
+  statically, installed with ``tufpip install --python VENV/bin/python``
+  (``--installer uv``).
 
-Each run installs into a fresh virtual environment (made untimed with
-``uv venv``), installer caches off (tufpip given ``--no-cache-dir``) unless
-the configuration says "cache on". tufpip "warm" reuses its state (trusted
-metadata and verified targets from a previous run); "cold" starts from a
-state that only holds the trusted root (metadata and files fetched and
-verified in the timed run, index server start included). Runs alternate
-plain / tufpip so drift hits both; ratios are of medians.
+Each run installs into a fresh virtual environment (copied untimed from a
+template made with ``uv venv`` plus tufpip's pip), installer caches off
+(tufpip given ``--no-cache-dir``) unless the configuration says "cache on".
+tufpip "warm" reuses its state (trusted metadata and verified targets from a
+previous run); "cold" starts from a state that only holds the trusted root
+(metadata and files fetched and verified in the timed run, index server
+start included). Runs alternate baseline / tufpip so drift hits both; ratios
+are of medians. The row "pip --python" is pip run from another environment
+into the venv (it starts pip twice), shown only for comparison.
 
 "cache on" compares tufpip as it runs by default (pip's cache on, in a
 cache folder of the benchmark's own) with plain pip given a cache folder
@@ -53,6 +58,7 @@ from benchmarks.common import (
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tufpip-bench"
 UV = shutil.which("uv", path=str(Path(sys.executable).parent)) or "uv"
+PIP_BASELINE = "`VENV/bin/python -m pip install` (same pip, caches off)"
 
 
 def requests_wheels() -> tuple[list[Path], str]:
@@ -162,16 +168,30 @@ def plain_index(wheels: list[Path], folder: Path) -> None:
         )
 
 
-def fresh_venv(path: Path) -> str:
-    shutil.rmtree(path, ignore_errors=True)
+def venv_template(path: Path) -> Path:
+    """A venv holding exactly the pip tufpip runs (copied from tufpip's environment)."""
+    import pip
+
     run([UV, "venv", "--quiet", "--no-config", str(path)])
+    (site,) = path.glob("lib/python*/site-packages")
+    source = Path(pip.__file__).parent
+    shutil.copytree(source, site / "pip")
+    (info,) = source.parent.glob(f"pip-{pip.__version__}.dist-info")
+    shutil.copytree(info, site / info.name)
+    return path
+
+
+def fresh_venv(path: Path, template: Path) -> str:
+    """``path`` as a copy of ``template``: pip finds its files by the venv's own paths."""
+    shutil.rmtree(path, ignore_errors=True)
+    shutil.copytree(template, path, symlinks=True)
     return str(path / "bin" / "python")
 
 
 class Bench:
     """One file set, its plain index and its tufpip repository, both being served."""
 
-    def __init__(self, work: Path, wheels: list[Path], requirement: str) -> None:
+    def __init__(self, work: Path, wheels: list[Path], requirement: str, template: Path) -> None:
         self.work = work
         self.requirement = requirement
         plain_index(wheels, work / "plain")
@@ -185,6 +205,7 @@ class Bench:
         self.repo = repo
         self.www = www
         self.venv = work / "venv"
+        self.template = template if template.exists() else venv_template(template)
 
     def tufpip_home(self, url: str, name: str) -> Path:
         home = self.work / name
@@ -199,7 +220,7 @@ class Bench:
         env: dict[str, str] | None = None,
         before: Callable[[], None] | None = None,
     ) -> float:
-        python = fresh_venv(self.venv)
+        python = fresh_venv(self.venv, self.template)
         if before:
             before()
         start = time.perf_counter()
@@ -228,26 +249,17 @@ def measure(bench: Bench, runs: int) -> dict[str, float]:
             shutil.rmtree(cold_home, ignore_errors=True)
             shutil.copytree(template, cold_home)
 
-        pip = [sys.executable, "-m", "pip", "--isolated", "--disable-pip-version-check", "--quiet"]
+        general = ["--isolated", "--disable-pip-version-check", "--quiet"]
+
+        def pip(py: str, *options: str) -> list[str]:
+            """``VENV/bin/python -m pip install``: what users run."""
+            return [py, "-m", "pip", *general, "install", "--index-url", index, *options, req]
 
         def uv_tufpip(py: str) -> list[str]:
             return ["tufpip", "install", "--installer", "uv", "--python", py, "--quiet", req]
 
         configs: dict[str, tuple[Callable[[str], list[str]], dict | None, Callable | None]] = {
-            "pip plain": (
-                lambda py: [
-                    *pip,
-                    "--no-cache-dir",
-                    "--python",
-                    py,
-                    "install",
-                    "--index-url",
-                    index,
-                    req,
-                ],
-                None,
-                None,
-            ),
+            "pip plain": (lambda py: pip(py, "--no-cache-dir"), None, None),
             "pip tufpip warm": (
                 lambda py: ["tufpip", "install", "--python", py, "--quiet", "--no-cache-dir", req],
                 bench_env(TUFPIP_HOME=str(warm_home)),
@@ -286,25 +298,21 @@ def measure(bench: Bench, runs: int) -> dict[str, float]:
                 reset_cold,
             ),
             "pip plain, pip cache on": (
-                lambda py: [
-                    *pip,
-                    "--cache-dir",
-                    str(pip_cache),
-                    "--python",
-                    py,
-                    "install",
-                    "--index-url",
-                    index,
-                    "--trusted-host",
-                    plain_host,
-                    req,
-                ],
+                lambda py: pip(py, "--cache-dir", str(pip_cache), "--trusted-host", plain_host),
                 None,
                 None,
             ),
             "pip tufpip warm, pip cache on": (
                 lambda py: ["tufpip", "install", "--python", py, "--quiet", req],
                 bench_env(TUFPIP_HOME=str(warm_home), XDG_CACHE_HOME=str(tufpip_xdg)),
+                None,
+            ),
+            "pip --python": (
+                lambda py: [
+                    *(sys.executable, "-m", "pip", *general, "--no-cache-dir", "--python", py),
+                    *("install", "--index-url", index, req),
+                ],
+                None,
                 None,
             ),
             "uv plain, uv cache on": (
@@ -348,13 +356,26 @@ def rows_for(label: str, t: dict[str, float]) -> list[Row]:
         )
 
     return [
-        ratio("pip tufpip warm", "pip plain", 1.10, "1 install", "tufpip / pip, target cache warm"),
-        ratio("pip tufpip cold", "pip plain", 1.25, "1 install", "tufpip / pip, cold"),
-        ratio("uv tufpip warm", "uv plain", 1.25, "1 install", "tufpip --installer uv / uv, warm"),
+        ratio("pip tufpip warm", "pip plain", 1.10, "1 install", f"tufpip / {PIP_BASELINE}, warm"),
+        ratio("pip tufpip cold", "pip plain", 1.25, "1 install", f"tufpip / {PIP_BASELINE}, cold"),
         Row(
             "1 install",
-            "tufpip --installer uv / uv, cold",
+            "tufpip --installer uv / `uv pip install --python VENV`, warm",
+            f"{t['uv tufpip warm'] / t['uv plain']:.2f} "
+            f"({fmt_s(t['uv tufpip warm'])} vs {fmt_s(t['uv plain'])})",
+            "report (goal through `tufpip serve`)",
+            size=label,
+        ),
+        Row(
+            "1 install",
+            "tufpip --installer uv / `uv pip install --python VENV`, cold",
             f"{t['uv tufpip cold'] / t['uv plain']:.2f} ({fmt_s(t['uv tufpip cold'])})",
+            size=label,
+        ),
+        Row(
+            "1 install",
+            f"plain `pip --python VENV install` (pip started twice) / {PIP_BASELINE}",
+            f"{t['pip --python'] / t['pip plain']:.2f} ({fmt_s(t['pip --python'])})",
             size=label,
         ),
         Row(
@@ -400,10 +421,17 @@ def run_all(runs: int = RUNS) -> Section:
     try:
         wheels, origin = requests_wheels()
         sets = [("requests", wheels, "requests", f"requests + deps, {len(wheels)} {origin}")]
+        import pip
+
+        section.text.append(
+            f"Baselines: {PIP_BASELINE} into a fresh venv whose pip is the one tufpip runs"
+            f" (pip {pip.__version__}), and `uv pip install --python VENV/bin/python`"
+            " (uv's cache off); both read a plain static PEP 503 index of the same files."
+        )
         dozen = dozen_wheels(work / "dozen-wheels")
         sets.append(("dozen", dozen, "app", "12 synthetic wheels, dependency tree of depth 3"))
         for name, files, requirement, label in sets:
-            bench = Bench(work / name, files, requirement)
+            bench = Bench(work / name, files, requirement, work / "venv-template")
             times = measure(bench, runs)
             section.rows += rows_for(f"{name}: {label}", times)
             section.text.append(

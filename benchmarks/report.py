@@ -25,11 +25,15 @@ METHOD = """## How each target is measured
 1. **Install overhead** (`benchmarks/install.py`): the same wheel files behind
    a plain PEP 503 folder (with PEP 658 `.metadata` files) served by
    `http.server` on 127.0.0.1 with Nagle off, and behind a `repo-sign`
-   repository served statically; each run installs into a fresh venv (made
-   untimed), installer caches off (tufpip given `--no-cache-dir`) except in
-   the rows that say "cache on". `requests` uses real wheels downloaded once
-   with `pip download` into `~/.cache/tufpip-bench` (synthetic wheels of the
-   same shape when PyPI is unreachable); the dozen is synthetic.
+   repository served statically. The baselines are what users run:
+   `VENV/bin/python -m pip install` with the very pip tufpip uses (the venv
+   carries that version), and `uv pip install --python VENV/bin/python`;
+   `pip --python VENV install` (pip started twice) is an extra row only.
+   Each run installs into a fresh venv (made untimed), installer caches off
+   (tufpip given `--no-cache-dir`) except in the rows that say "cache on".
+   `requests` uses real wheels downloaded once with `pip download` into
+   `~/.cache/tufpip-bench` (synthetic wheels of the same shape when PyPI is
+   unreachable); the dozen is synthetic.
 2. **Metadata at scale** (`benchmarks/synthetic.py`, `scale.py`, `probe.py`):
    repositories of N wheels (about 2.6 targets per file: wheel, `.metadata`,
    two pages per project, the project list) signed with ed25519 through the
@@ -43,10 +47,12 @@ METHOD = """## How each target is measured
    computed from the exact entry sizes of the largest repository measured.
 4. **Publishing** (`benchmarks/publish.py`): a real `repo-sign` workspace
    whose bins are filled with N synthetic files signed with its own bins key;
-   `repo-sign add`, `repo-sign refresh` and a from-scratch build of real tiny
-   wheels run as new processes.
+   `repo-sign add`, `repo-sign refresh` and a from-scratch build (`repo-sign
+   add DIR` of 20,000 real tiny wheels, 100,000 with `--full`, into a fresh
+   1,024-bin workspace) run as new processes.
 5. **Hashing** (`benchmarks/hashing.py`): a generated 500 MB wheel, removed
-   afterwards.
+   afterwards; the baseline is `sha256sum FILE` then `cp FILE` on the same
+   file system.
 """
 
 DESIGN = """## Installer caches: a stable index URL

@@ -1,5 +1,3 @@
-import sys
+from tufpip.cli import run
 
-from tufpip.cli import main
-
-sys.exit(main())
+run()

@@ -12,6 +12,8 @@ Rules:
   as pip does; with none active it refuses tufpip's own environment unless
   ``--target``, ``--prefix`` or ``--root`` sends the files elsewhere.
 - The client is imported once a command runs: ``--help`` needs only click.
+- ``main`` ends a successful run with ``os._exit`` once stdout and stderr are
+  flushed: the state is saved by then, and teardown only costs time.
 """
 
 from __future__ import annotations
@@ -390,3 +392,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("tufpip: error: interrupted", err=True)
         return 130
     return status if isinstance(status, int) else 0
+
+
+def run() -> None:
+    """The console script: ``main()``, then exit; a success exits without teardown."""
+    status = main()
+    if status == 0:
+        _exit_at_once()
+    sys.exit(status)
+
+
+def _exit_at_once() -> None:
+    """End a successful run without the interpreter's teardown, once output is flushed.
+
+    Every command has saved its state, released its locks and removed its
+    temporary folders before returning; what teardown would add is only time
+    (freeing every module tuf, cryptography and requests loaded). Returns when
+    the output cannot be flushed, for the usual exit to report it.
+    """
+    logging.shutdown()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(0)

@@ -7,16 +7,23 @@ Rules:
 - The installer is given only arguments tufpip built (``arguments``) and
   runs in a private empty folder, so nothing in the user's current folder
   (a ``pip.py``, a requirements file, a wheel) can be imported or read.
-- pip runs as ``python -I -m pip --isolated`` from tufpip's own environment
-  (``-I``: no current folder on the import path, no ``PYTHON*`` variables,
-  no user site) and reaches another environment with pip's ``--python``;
+- pip is tufpip's own pip, started once, by the target environment's
+  interpreter: ``PY -I PIP_DIR/__pip-runner__.py --isolated ...``, what pip's
+  ``--python`` runs in its second process (``-I``: no script folder or
+  current folder on the import path, no ``PYTHON*`` variables, no user site;
+  the runner imports exactly that pip and checks the Python version pip
+  supports). ``--user`` needs the user site, which ``-I`` hides: there
+  ``-E`` alone is used (then pip's own folder is on the path, as under
+  pip's ``--python``; the current folder is not). ``--python DIR`` names
+  the environment's ``bin/python``, as with pip. An old pip or none in the
+  target environment does not matter.
   uv runs as ``uv pip install --no-config --index-strategy first-index
   --python PY``.
 - The installer's environment is the caller's minus every ``PIP_*``,
   ``UV_*``, proxy and ``PYTHON*`` variable (``PYTHONUSERBASE``, where
   ``--user`` installs, is kept), with ``PIP_CONFIG_FILE`` set to the null
   device: no configuration file or variable can add a source. sdist builds
-  and pip's re-run under ``--python`` inherit this environment.
+  inherit this environment.
 - Network jail: every proxy variable names the verifying index itself, and
   no host is exempt (``NO_PROXY`` is removed). pip and uv then send every
   HTTP request, and every HTTPS tunnel, to the index, which serves its own
@@ -36,10 +43,11 @@ Rules:
 from __future__ import annotations
 
 import contextlib
-import importlib.util
+import importlib.machinery
 import os
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
@@ -136,17 +144,15 @@ class Installer:
                 self.python or sys.executable,
                 *args,
             ]
-        if importlib.util.find_spec("pip") is None:
-            raise UsageError(f"pip is not installed for {sys.executable}")
         general = ["--isolated", "--disable-pip-version-check", "--no-input"]
         if cache is None or "--no-cache-dir" in args:
             general.append("--no-cache-dir")
         else:
             general.append(f"--cache-dir={cache}")
-        if self.python:
-            general += ["--python", self.python]
         index = ["--index-url", index_url, "--trusted-host", urlsplit(index_url).netloc]
-        return [sys.executable, "-I", "-m", "pip", *general, action, *index, *args]
+        python = sys.executable if self.python is None else _interpreter(self.python)
+        isolation = "-E" if "--user" in args else "-I"
+        return [python, isolation, _pip_runner(), *general, action, *index, *args]
 
     def environment(self, index_url: str) -> dict[str, str]:
         """The environment the installer runs with (``jailed_environment``)."""
@@ -175,6 +181,35 @@ class Installer:
             except BaseException:
                 process.kill()
                 raise
+
+
+def _pip_runner() -> str:
+    """tufpip's own pip's ``__pip-runner__.py``, found without importing pip.
+
+    Looked up only in tufpip's environment's site-packages, where ``python -I``
+    would find it: never in ``PYTHONPATH``, the current folder or the user site.
+    """
+    paths = sysconfig.get_paths()
+    spec = importlib.machinery.PathFinder.find_spec("pip", [paths["purelib"], paths["platlib"]])
+    if spec is None or spec.origin is None:
+        raise UsageError(f"pip is not installed for {sys.executable}")
+    return str(Path(spec.origin).resolve().parent / "__pip-runner__.py")
+
+
+def _interpreter(python: str) -> str:
+    """The interpreter ``--python`` names, as pip finds it: a file, or a venv folder's.
+
+    Made absolute (symbolic links kept: a venv's ``python`` is one), as the
+    installer runs in another folder.
+    """
+    path = Path(python)
+    if path.is_dir():
+        for executable in ("bin/python", "Scripts/python.exe"):
+            if (path / executable).exists():
+                return os.path.abspath(path / executable)
+    elif path.exists():
+        return os.path.abspath(path)
+    raise UsageError(f"no Python interpreter at --python {python}")
 
 
 def _uv_binary() -> str:

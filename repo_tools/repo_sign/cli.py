@@ -23,8 +23,8 @@ from repo_sign.bins import rebin as rebin_repository
 from repo_sign.ceremony.proposal import Proposal
 from repo_sign.ceremony.review import review
 from repo_sign.cli_support import echo_lines, passphrase_provider, repo_option, workspace_of
-from repo_sign.distributions import inspect
-from repo_sign.errors import RepoSignError, VerificationFailed
+from repo_sign.distributions import distribution_files, inspect
+from repo_sign.errors import InvalidDistribution, RepoSignError, VerificationFailed
 from repo_sign.expiry import refresh, status
 from repo_sign.importer import DEFAULT_INDEX, download
 from repo_sign.initialize import init_repository
@@ -130,21 +130,45 @@ def init(
 
 @cli.command()
 @repo_option
+@click.option("-v", "--verbose", is_flag=True, help="List every file added.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_context
-def add(ctx: click.Context, repo: Path | None, files: tuple[Path, ...]) -> None:
-    """Add wheels and sdists, regenerate their index pages and publish."""
-    dists = [inspect(path) for path in files]
+def add(
+    ctx: click.Context, repo: Path | None, verbose: bool, as_json: bool, files: tuple[Path, ...]
+) -> None:
+    """Add wheels and sdists (FILES, or every one inside a folder), then publish once."""
+    dists = [inspect(path) for path in distribution_files(files)]
+    if not dists:
+        raise InvalidDistribution(f"no wheels or sdists in {', '.join(map(str, files))}")
     ws = workspace_of(ctx, repo)
     ws.require_initialized()
     with ws.lock():
         changes = add_distributions(SignedRepository.load(ws, passphrase_provider), dists)
-    if not changes.targets_added:
+    added = len(changes.targets_added)
+    if as_json:
+        document = {
+            "files": len(dists),
+            "added": changes.targets_added,
+            "already_published": len(dists) - added,
+            "published": changes.published,
+            "versions": changes.versions,
+        }
+        click.echo(json.dumps(document, indent=2))
+        return
+    if not added:
         click.echo("Nothing to add: every file is already published.")
         return
-    for path in changes.targets_added:
-        click.echo(f"added {path}")
-    click.echo(f"published {', '.join(changes.published)}")
+    if verbose:
+        echo_lines(f"added {path}" for path in changes.targets_added)
+    projects = len({path.split("/")[1] for path in changes.targets_added})
+    versions = changes.versions
+    click.echo(
+        f"added {added} of {len(dists)} files ({projects} projects;"
+        f" {len(dists) - added} already published): published snapshot version"
+        f" {versions['snapshot']}, timestamp version {versions['timestamp']}"
+        f" ({len(changes.published)} metadata files)"
+    )
 
 
 @cli.command(name="import")

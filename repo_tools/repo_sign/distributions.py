@@ -10,8 +10,10 @@ A file whose dependencies name a direct URL is refused too (``dependencies``).
 
 from __future__ import annotations
 
+import os
 import tarfile
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,26 @@ class Distribution:
     core_metadata: bytes | None  # a wheel's METADATA, served as FILE.metadata
 
 
+DISTRIBUTION_SUFFIXES = (".whl", ".tar.gz", ".zip")
+
+
+def distribution_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Each path given, and for a folder every wheel and sdist inside (recursively, sorted).
+
+    Names starting with a dot (temporary files, ``.git``) are skipped inside
+    folders; a file named on the command line is always taken, and checked.
+    """
+    for path in paths:
+        if not path.is_dir():
+            yield path
+            continue
+        for folder, subfolders, names in os.walk(path):
+            subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+            for name in sorted(names):
+                if name.endswith(DISTRIBUTION_SUFFIXES) and not name.startswith("."):
+                    yield Path(folder, name)
+
+
 def inspect(path: Path) -> Distribution:
     """Validate ``path`` and read what the index pages need from it."""
     try:
@@ -45,8 +67,14 @@ def inspect(path: Path) -> Distribution:
     if not path.is_file():
         raise InvalidDistribution(f"{path} is not a file")
     try:
-        raw = dependencies.wheel_metadata(path) if is_wheel else _sdist_metadata(path)
-        dependencies.check_file(path, path.name)
+        if is_wheel:  # the METADATA read once serves both the rule and the pages
+            raw = dependencies.wheel_metadata(path)
+            if raw is None:
+                raise dependencies.ForbiddenDependency("no single .dist-info/METADATA")
+            dependencies.check_core_metadata(raw)
+        else:
+            raw = _sdist_metadata(path)
+            dependencies.check_file(path, path.name)
     except dependencies.ForbiddenDependency as exc:
         raise InvalidDistribution(f"{path.name}: {exc}") from exc
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:

@@ -77,18 +77,23 @@ class _Incoming:
         refers to ``path``: many files then cost one flush, not two each.
         """
         if durable:
+            if self.fd < 0:
+                self.fd = os.open(self.tmp, os.O_RDONLY)
             os.fsync(self.fd)
-        os.close(self.fd)
-        self.fd = -1
+        self.close()
         make_folder(path.parent, self.folder_mode)
         os.replace(self.tmp, path)
         if durable:
             _fsync_dir(path.parent)
 
-    def discard(self) -> None:
+    def close(self) -> None:
+        """Stop writing; ``commit`` and ``discard`` still work (the file is kept by name)."""
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+    def discard(self) -> None:
+        self.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.tmp)
 
@@ -148,6 +153,7 @@ class StagedFile:
 
     Reading the source once (large blocks) gives both its sha256 and the
     copy; the caller decides from the hash where it goes, or discards it.
+    No descriptor stays open while it waits: any number of files can be staged.
     """
 
     def __init__(self, source: Path, staging: Path) -> None:
@@ -163,6 +169,7 @@ class StagedFile:
         except BaseException:
             self._incoming.discard()
             raise
+        self._incoming.close()
         self.sha256 = digest.hexdigest()
 
     def commit(self, path: Path, durable: bool = True) -> None:

@@ -100,6 +100,7 @@ class Changes:
     """What one operation did, for the CLI to report."""
 
     published: list[str] = field(default_factory=list)  # metadata files written
+    versions: dict[str, int] = field(default_factory=dict)  # of snapshot and timestamp
     targets_added: list[str] = field(default_factory=list)
     targets_removed: list[str] = field(default_factory=list)
 
@@ -582,6 +583,7 @@ def _add(
     )
     repo.set_targets(new)
     changes.published = repo.snapshot_and_timestamp()
+    changes.versions = {"snapshot": repo.snapshot().version, "timestamp": repo.timestamp().version}
     return changes
 
 

@@ -74,7 +74,7 @@ def test_add_accepts_plain_requirements(workspace: Workspace, tmp_path: Path) ->
         tmp_path, "plain", "1.0", requires=["alpha>=1", 'beta[x]; python_version >= "3"']
     )
     sdist = make_sdist(tmp_path, "plain-sdist", "1.0", requires=["alpha"])
-    result = repo_sign("add", "--repo", workspace.root, wheel, sdist)
+    result = repo_sign("add", "-v", "--repo", workspace.root, wheel, sdist)
     assert "added packages/plain/" in result.stdout
 
 

@@ -38,8 +38,12 @@ NEEDS_KEY_HOLDERS = 2
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Workspace folder (default: the current folder).")  # fmt: skip
+@click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Workspace folder (default: the current folder).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.version_option(__version__, prog_name="repo-sign")
 @click.pass_context
@@ -50,22 +54,44 @@ def cli(ctx: click.Context, repo: Path | None, debug: bool) -> None:
 
 @cli.command()
 @repo_option
-@click.option("--root-key", "root_holders", multiple=True, metavar="PUBKEY_FILE",
-              help="A root key holder's public key (repo-sign key new); repeatable.")  # fmt: skip
+@click.option(
+    "--root-key",
+    "root_holders",
+    multiple=True,
+    metavar="PUBKEY_FILE",
+    help="A root key holder's public key (repo-sign key new); repeatable.",
+)
 @click.option("--root-threshold", default=1, show_default=True, help="Root signature threshold.")
-@click.option("--targets-key", "targets_holders", multiple=True, metavar="PUBKEY_FILE",
-              help="A targets key holder's public key; repeatable (default: a key made "
-                   "here).")  # fmt: skip
-@click.option("--targets-threshold", default=1, show_default=True,
-              help="Targets signature threshold.")  # fmt: skip
-@click.option("--root-keys", default=None, type=int,
-              help="Make this many root keys here instead (demos only).")  # fmt: skip
-@click.option("--key-type", type=click.Choice(keys.KEY_TYPES), default="ed25519",
-              show_default=True)  # fmt: skip
-@click.option("--bins", default=16, show_default=True,
-              help="Hash bins (a power of two; 0 keeps every target in targets).")  # fmt: skip
-@click.option("--expires", "expires", multiple=True, metavar="ROLE=DAYS",
-              help="Validity of a role: root, targets, bins, snapshot, timestamp.")  # fmt: skip
+@click.option(
+    "--targets-key",
+    "targets_holders",
+    multiple=True,
+    metavar="PUBKEY_FILE",
+    help="A targets key holder's public key; repeatable (default: a key made here).",
+)
+@click.option(
+    "--targets-threshold", default=1, show_default=True, help="Targets signature threshold."
+)
+@click.option(
+    "--root-keys",
+    default=None,
+    type=int,
+    help="Make this many root keys here instead (demos only).",
+)
+@click.option("--key-type", type=click.Choice(keys.KEY_TYPES), default="ed25519", show_default=True)
+@click.option(
+    "--bins",
+    default=16,
+    show_default=True,
+    help="Hash bins (a power of two; 0 keeps every target in targets).",
+)
+@click.option(
+    "--expires",
+    "expires",
+    multiple=True,
+    metavar="ROLE=DAYS",
+    help="Validity of a role: root, targets, bins, snapshot, timestamp.",
+)
 @click.pass_context
 def init(
     ctx: click.Context,
@@ -112,17 +138,21 @@ def init(
             expires=periods,
         )
     if not root_holders:
-        click.echo("repo-sign: note: the root keys were made here, in keys/: for demos only "
-                   "(key holders: repo-sign init --root-key HOLDER.pub, see docs/ceremony.md)",
-                   err=True)  # fmt: skip
+        click.echo(
+            "repo-sign: note: the root keys were made here, in keys/: for demos only "
+            "(key holders: repo-sign init --root-key HOLDER.pub, see docs/ceremony.md)",
+            err=True,
+        )
     if ws.awaits_first_root():
         click.echo(f"Initialized {ws.root}: version 1 awaits its key holders' signatures.")
         for path in written:
             echo_lines(review(Proposal.read(Path(path)).metadata, None).lines())
             click.echo(f"proposal: {path}")
-        click.echo("next: each key holder runs 'repo-sign ceremony sign PROPOSAL_FILE --key KEY' "
-                   "and compares the digest ('repo-sign ceremony status'), then "
-                   "'repo-sign ceremony publish'")  # fmt: skip
+        click.echo(
+            "next: each key holder runs 'repo-sign ceremony sign PROPOSAL_FILE --key KEY' "
+            "and compares the digest ('repo-sign ceremony status'), then "
+            "'repo-sign ceremony publish'"
+        )
         return
     click.echo(f"Initialized repository in {ws.root} ({len(written)} metadata files).")
     click.echo(f"Clients bootstrap from {ws.metadata / 'root.json'}.")
@@ -173,8 +203,13 @@ def add(
 
 @cli.command(name="import")
 @repo_option
-@click.option("-r", "--requirement", "requirements", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path))  # fmt: skip
+@click.option(
+    "-r",
+    "--requirement",
+    "requirements",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
 @click.option("--index-url", default=DEFAULT_INDEX, show_default=True)
 @click.pass_context
 def import_(ctx: click.Context, repo: Path | None, requirements: Path, index_url: str) -> None:
@@ -211,8 +246,9 @@ def remove(ctx: click.Context, repo: Path | None, requirement: str) -> None:
 @cli.command(name="refresh")
 @repo_option
 @click.option("--force", is_flag=True, help="Re-sign every online role now.")
-@click.option("--repair", is_flag=True,
-              help="Publish again what verifies after metadata was damaged or lost.")  # fmt: skip
+@click.option(
+    "--repair", is_flag=True, help="Publish again what verifies after metadata was damaged or lost."
+)
 @click.pass_context
 def refresh_(ctx: click.Context, repo: Path | None, force: bool, repair: bool) -> int:
     """Re-sign online roles due for it (always the timestamp). For cron."""
@@ -264,8 +300,9 @@ def verify(ctx: click.Context, repo: Path | None) -> int:
     for problem in report.problems:
         click.echo(f"problem: {problem}", err=True)
     if not report.ok:
-        click.echo(f"repository {ws.root} FAILED verification: {len(report.problems)} problem(s)",
-                   err=True)  # fmt: skip
+        click.echo(
+            f"repository {ws.root} FAILED verification: {len(report.problems)} problem(s)", err=True
+        )
         return VerificationFailed.exit_code
     click.echo(f"OK: {report.roles} metadata files and {report.targets} targets verified.")
     return 0

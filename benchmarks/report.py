@@ -76,25 +76,31 @@ index's hash. pip's cache is on by default; `--no-cache-dir` is passed through.
 
 GAPS = """## Gaps and what limits them
 
-- **tufpip with pip (target 1: <= 1.10 warm, <= 1.25 cold)**: warm not
-  met (about 1.2 in both sets); cold at or just over the goal (see the
-  table); down from 1.32 and 1.42 warm, 1.40 and 1.57 cold, before the
-  installer was started early. tufpip now starts pip as soon as the arguments are checked
-  and the state lock is held, and its imports (tuf, securesystemslib,
-  cryptography, requests: about 0.1 s) and the refresh run while pip starts
-  (pip asks for its first page about 0.28 s after it starts). What remains,
-  traced on a warm install of requests (about 0.1 s in all): the
-  interpreter start and what must precede the installer (click, the source
-  checks with `packaging`: about 50 ms), tufpip's imports competing with
-  pip for the two cores, every page and file passing through the Python
-  index, and the index's shutdown and interpreter exit after pip is done.
-  Cold adds the downloads and their verification.
-- **tufpip with uv (target 1, <= 1.25 warm)**: not met (from 3.3 before).
-  uv asks for its first page about 45 ms after it starts, so little of
-  tufpip's own start-up (interpreter and imports, about 0.12 s, then the
-  refresh) can hide behind it; a ratio against a 0.1 s native tool cannot
-  absorb a Python process. uv's cache cannot be used (see above), so uv with
-  its own cache on is about ten times faster than tufpip with uv.
+- **tufpip with pip (target 1: <= 1.10 warm, <= 1.25 cold, against
+  `VENV/bin/python -m pip install` with the same pip)**: not met. pip is now
+  started once, by the target's interpreter with tufpip's own pip (the
+  `pip --python` row is what a second start-up costs), before the refresh,
+  and a successful run exits without interpreter teardown (about a quarter
+  of the CPU of a short run that had loaded tuf, cryptography and requests).
+  What bounds the rest is CPU on two shared cores: a paired measurement of
+  warm installs of requests (8 pairs, whole processes, `--target` into one
+  folder, same venv) gave tufpip / pip 1.23 in wall time (0.75 to 1.97: the
+  machine was busy) and 1.36 in CPU time (1.40 s vs 1.01 s): tufpip's own
+  process costs about 0.4 s of CPU, which competes with pip for the two
+  cores. `python -X importtime` of what runs before pip starts: click
+  (about 30 ms), the argument and requirement-file checks (`packaging`,
+  about 55 ms), the state and loopback modules; after pip starts, tuf,
+  securesystemslib, cryptography and requests (about 0.1 s) and every page
+  and file passing through the Python index and ngclient. The runs of this
+  table were noisier still (plain pip took 1.6 s here against 0.6 s on a
+  quiet machine), so the ratios above carry that noise.
+- **tufpip with uv (reported; its goal is for `tufpip serve`, another
+  change)**: a per-call tufpip cannot approach uv. uv asks for its first
+  page about 45 ms after it starts, so little of tufpip's own start-up
+  (interpreter and imports, about 0.12 s, then the refresh) can hide behind
+  it; a ratio against a 0.1 s native tool cannot absorb a Python process.
+  uv's cache cannot be used (see above), so uv with its own cache on is
+  about ten times faster than tufpip with uv.
 - **Installer caches**: pip's cache is on and hits, but with wheels served
   on loopback it saves nothing measurable (the "cache on / off" rows): pip
   still verifies and installs every file. It pays for sdists, whose built
@@ -106,19 +112,26 @@ GAPS = """## Gaps and what limits them
   looks up the page, the `.metadata` and the wheel reads three bins and pays
   the "3 lookups" column, about 420 KB, at that count; `repo-sign rebin
   8192` would lower that to about 405 KB and raise tufpip's to about 300 KB.
-- **Building 1M files from scratch (target 4)**: not met (see the
-  extrapolated row). A publish already flushes the disk once, not per file,
-  and parses each bin once; what remains is per wheel: creating its copy,
-  its `.metadata` and its project's two pages as files (each a temporary
-  file and a rename) and opening the wheel to read and check its METADATA,
-  all in one Python process. Reaching five minutes needs those per-file
-  steps spread over both cores.
-- **Hashing (target 5)**: not met. The file is read once, in 1 MiB blocks,
+- **Building 1M files from scratch (target 4: <= 0.3 ms per file)**: not
+  met (see the `add DIR` rows). Adding 20,000 files now works (no file
+  stays open while the others are read; each wheel's METADATA is read
+  once). A profile of `repo-sign add DIR` of 1,000 tiny wheels into 1,024
+  bins (cProfile, cumulative shares that overlap, under load, taken before
+  METADATA was read once): validating each wheel (open the zip, parse
+  METADATA, the dependency rule) 23%, writing each target as a
+  temporary file and a rename (four per wheel: the copy, its `.metadata`,
+  two project pages) 16%, reading, re-verifying, signing and writing each
+  touched bin 21%, publishing snapshot and timestamp and the bins 25%. The
+  floor is set by those four files per wheel and by one Python process
+  doing it all: reaching 0.3 ms needs validation and staging spread over
+  both cores, which is not done yet.
+- **Hashing (target 5: `repo-sign add` of a 500 MB wheel <= 1.1 x
+  `sha256sum` + `cp`)**: met. The file is read once, in 1 MiB blocks,
   hashing and copying in the same pass (the "copy+hash" row); the rest of
   `add` is the copy reaching the disk (one `sync` before the snapshot, so
-  nothing published can refer to lost data). On this machine the disk's
-  write speed, not sha256, sets the pace; a file system with reflinks
-  (copy-on-write clones) would remove the copy, ext4 has none.
+  nothing published can refer to lost data). Against sha256 alone the
+  disk's write speed, not sha256, sets the pace; a file system with
+  reflinks (copy-on-write clones) would remove the copy, ext4 has none.
 """
 
 

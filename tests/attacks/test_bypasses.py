@@ -13,16 +13,19 @@ unsigned is installed or run.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.attacks.attacker import AttackerServer
+from tests.attacks.attacker import AttackerServer, replace
 from tests.attacks.checks import Client, Mirror, assert_refused, installed, tree
 from tests.attacks.conftest import EVIL_FILE
 from tests.support.distributions import make_wheel
+from tests.support.environments import new_venv
 from tufpip import loopback
 from tufpip.client import Client as Library
 from tufpip.index import VerifyingIndex
@@ -31,6 +34,46 @@ from tufpip.session import Session
 from tufpip.state import Home
 
 INSTALLERS = ["pip", "uv"]
+
+
+@pytest.fixture(scope="module")
+def _shared(
+    tmp_path_factory: pytest.TempPathFactory, pristine: Path
+) -> Iterator[tuple[AttackerServer, Client, Path, AttackerServer]]:
+    """One mirror, trusting client, empty environment and attacker for the tests whose
+    attempt must be refused before anything runs: a refusal changes none of them, and
+    each test shows it (environment unchanged, no request to the attacker)."""
+    root = tmp_path_factory.mktemp("shared")
+    workspace = Path(shutil.copytree(pristine, root / "repo", symlinks=True))
+    wheel = make_wheel(root / "evil-dists", "beta", "9.9", body="OWNED = True\n")
+    attacker = AttackerServer(root / "evil-root")
+    link = f'<a href="/evil/{EVIL_FILE}">{EVIL_FILE}</a>'
+    page = f"<!DOCTYPE html><html><body>{link}</body></html>".encode()
+    attacker.attack("/simple/*", replace(page))
+    attacker.attack("/links*", replace(page))
+    attacker.attack("/evil/*", replace(wheel.read_bytes()))
+    with AttackerServer(workspace).running() as mirror, attacker.running():
+        client = Client(root / "home", env={"XDG_CACHE_HOME": str(root / "cache")})
+        root_json = workspace / "metadata" / "1.root.json"
+        assert client("init", mirror.url, "--root", root_json).returncode == 0
+        yield mirror, client, new_venv(root / "venv"), attacker
+
+
+@pytest.fixture
+def shared_evil(_shared: tuple[AttackerServer, Client, Path, AttackerServer]) -> AttackerServer:
+    attacker = _shared[3]
+    attacker.requests.clear()
+    return attacker
+
+
+@pytest.fixture
+def shared_client(_shared: tuple[AttackerServer, Client, Path, AttackerServer]) -> Client:
+    return _shared[1]
+
+
+@pytest.fixture
+def shared_venv(_shared: tuple[AttackerServer, Client, Path, AttackerServer]) -> Path:
+    return _shared[2]
 
 
 def _version(venv: Path, project: str) -> str | None:
@@ -80,14 +123,31 @@ OPTION_DIFFERENTIALS = {
 @pytest.mark.parametrize("installer", INSTALLERS)
 @pytest.mark.parametrize("how", list(OPTION_DIFFERENTIALS))
 def test_option_differentials(
-    how: str, installer: str, evil: AttackerServer, client: Client, venv: Path, tmp_path: Path
+    how: str,
+    installer: str,
+    shared_evil: AttackerServer,
+    shared_client: Client,
+    shared_venv: Path,
+    tmp_path: Path,
 ) -> None:
     args, code, words = OPTION_DIFFERENTIALS[how]
     reqs = tmp_path / "reqs.txt"
-    reqs.write_text(f"beta @ {evil.url}/evil/{EVIL_FILE}\n")
-    fields = {"wheel": f"{evil.url}/evil/{EVIL_FILE}", "reqs": reqs, "index": f"{evil.url}/simple/"}
+    reqs.write_text(f"beta @ {shared_evil.url}/evil/{EVIL_FILE}\n")
+    fields = {
+        "wheel": f"{shared_evil.url}/evil/{EVIL_FILE}",
+        "reqs": reqs,
+        "index": f"{shared_evil.url}/simple/",
+    }
     run_args = tuple(arg.format(**fields) for arg in args)
-    _refused(run_args, code, words, client=client, venv=venv, evil=evil, installer=installer)
+    _refused(
+        run_args,
+        code,
+        words,
+        client=shared_client,
+        venv=shared_venv,
+        evil=shared_evil,
+        installer=installer,
+    )
 
 
 def _fifo(path: Path) -> Path:
@@ -132,29 +192,38 @@ FILE_DIFFERENTIALS: dict[str, tuple[bytes, int, str]] = {
 @pytest.mark.parametrize("installer", INSTALLERS)
 @pytest.mark.parametrize("how", list(FILE_DIFFERENTIALS))
 def test_requirements_file_differentials(
-    how: str, installer: str, evil: AttackerServer, client: Client, venv: Path, tmp_path: Path
+    how: str,
+    installer: str,
+    shared_evil: AttackerServer,
+    shared_client: Client,
+    shared_venv: Path,
+    tmp_path: Path,
 ) -> None:
     data, code, words = FILE_DIFFERENTIALS[how]
     nested = tmp_path / "nested.txt"
-    nested.write_text(f"--extra-index-url {evil.url}/simple/\nbeta\n")
-    fields = {"index": f"{evil.url}/simple/", "nested": str(nested)}
+    nested.write_text(f"--extra-index-url {shared_evil.url}/simple/\nbeta\n")
+    fields = {"index": f"{shared_evil.url}/simple/", "nested": str(nested)}
     for key, value in fields.items():
         data = data.replace(f"{{{key}}}".encode(), value.encode())
     reqs = tmp_path / "reqs.txt"
     reqs.write_bytes(data)
     (tmp_path / "x").mkdir()
     make_wheel(tmp_path / "x", "beta", "9.9", body="OWNED = True\n")
-    run = client.install(
-        venv, "-r", reqs.name, installer=installer, cwd=tmp_path, env={"EMPTY": ""}
+    run = shared_client.install(
+        shared_venv, "-r", reqs.name, installer=installer, cwd=tmp_path, env={"EMPTY": ""}
     )
     assert_refused(run, words, code=code)
-    assert "beta" not in installed(venv)
-    assert evil.requests == []
+    assert "beta" not in installed(shared_venv)
+    assert shared_evil.requests == []
 
 
 @pytest.mark.parametrize("installer", INSTALLERS)
 def test_requirements_from_a_fifo_are_refused(
-    installer: str, evil: AttackerServer, client: Client, venv: Path, tmp_path: Path
+    installer: str,
+    shared_evil: AttackerServer,
+    shared_client: Client,
+    shared_venv: Path,
+    tmp_path: Path,
 ) -> None:
     """A FIFO could answer tufpip and the installer differently: only regular files."""
     fifo = _fifo(tmp_path / "reqs.txt")
@@ -162,9 +231,9 @@ def test_requirements_from_a_fifo_are_refused(
         ("-r", str(fifo)),
         2,
         "not a regular file",
-        client=client,
-        venv=venv,
-        evil=evil,
+        client=shared_client,
+        venv=shared_venv,
+        evil=shared_evil,
         installer=installer,
     )
 
@@ -172,48 +241,61 @@ def test_requirements_from_a_fifo_are_refused(
 @pytest.mark.parametrize("installer", INSTALLERS)
 @pytest.mark.parametrize("name", ["script.py", "pyproject.toml", "setup.cfg"])
 def test_project_files_are_not_requirements_files(
-    name: str, installer: str, evil: AttackerServer, client: Client, venv: Path, tmp_path: Path
+    name: str,
+    installer: str,
+    shared_evil: AttackerServer,
+    shared_client: Client,
+    shared_venv: Path,
+    tmp_path: Path,
 ) -> None:
     """uv reads dependencies from a ``.py`` (PEP 723) or ``pyproject.toml`` given to -r."""
     source = tmp_path / name
-    deps = f'dependencies = ["beta @ {evil.url}/evil/{EVIL_FILE}"]'
+    deps = f'dependencies = ["beta @ {shared_evil.url}/evil/{EVIL_FILE}"]'
     source.write_text(f"# /// script\n# {deps}\n# ///\n" if name.endswith(".py") else deps)
     _refused(
         ("-r", str(source)),
         2,
         "requirements files only",
-        client=client,
-        venv=venv,
-        evil=evil,
+        client=shared_client,
+        venv=shared_venv,
+        evil=shared_evil,
         installer=installer,
     )
 
 
 @pytest.mark.parametrize("installer", INSTALLERS)
 def test_nested_file_through_a_symlink_is_read_where_the_installer_would(
-    installer: str, evil: AttackerServer, client: Client, venv: Path, tmp_path: Path
+    installer: str,
+    shared_evil: AttackerServer,
+    shared_client: Client,
+    shared_venv: Path,
+    tmp_path: Path,
 ) -> None:
     """``link.txt -> sub/real.txt`` includes ``-r nested.txt``: pip reads the one next
     to the link, and so does tufpip (before, it read the harmless one next to the target)."""
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "real.txt").write_text("-r nested.txt\n")
     (tmp_path / "sub" / "nested.txt").write_text("beta\n")
-    (tmp_path / "nested.txt").write_text(f"--extra-index-url {evil.url}/simple/\nbeta\n")
+    (tmp_path / "nested.txt").write_text(f"--extra-index-url {shared_evil.url}/simple/\nbeta\n")
     (tmp_path / "link.txt").symlink_to(tmp_path / "sub" / "real.txt")
     _refused(
         ("-r", str(tmp_path / "link.txt")),
         3,
         "package source",
-        client=client,
-        venv=venv,
-        evil=evil,
+        client=shared_client,
+        venv=shared_venv,
+        evil=shared_evil,
         installer=installer,
     )
 
 
 @pytest.mark.parametrize("installer", INSTALLERS)
 def test_arbitrary_equality_naming_a_local_wheel(
-    installer: str, evil: AttackerServer, client: Client, venv: Path, tmp_path: Path
+    installer: str,
+    shared_evil: AttackerServer,
+    shared_client: Client,
+    shared_venv: Path,
+    tmp_path: Path,
 ) -> None:
     """``beta===x/beta-9.9-...whl``: a named requirement to a PEP 508 parser, a local
     wheel to pip when the folder ``x`` exists."""
@@ -222,9 +304,9 @@ def test_arbitrary_equality_naming_a_local_wheel(
         (f"beta===x/{EVIL_FILE}",),
         3,
         "arbitrary equality",
-        client=client,
-        venv=venv,
-        evil=evil,
+        client=shared_client,
+        venv=shared_venv,
+        evil=shared_evil,
         installer=installer,
         cwd=tmp_path,
     )

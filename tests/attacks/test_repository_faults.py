@@ -1,7 +1,7 @@
 """Faults on the repository side: crashes, concurrency, secrets.
 
 - Crash safety: ``repo-sign add`` and ``repo-sign refresh`` killed with
-  SIGKILL at seeded random moments, 50 times. After each kill the published
+  SIGKILL at seeded random moments, 20 times. After each kill the published
   repository verifies (the code of ``repo-sign verify``), a client that has
   followed every state lists every project published so far (its rollback
   protection never trips), and the next run completes; at the end the real
@@ -38,7 +38,7 @@ from tests.support.environments import new_venv
 from tests.support.repositories import PASSPHRASE, command_env, repo_sign
 
 REPO_SIGN = [sys.executable, "-m", "repo_sign"]
-KILLS = 50
+KILLS = 20
 SEED = 20261124
 
 

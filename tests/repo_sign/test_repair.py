@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -87,10 +86,11 @@ def test_every_command_names_the_damaged_file(
     # refresh reads a bin's expiry only; a bin is checked when it is used or re-signed.
     commands = [("status",), ("add", wheel)] + ([("refresh",)] if which != "bin" else [])
     hint = "restore it from a backup" if which == "root" else "repo-sign refresh --repair"
-    for damage in DAMAGES:
+    # Every kind of damage meets one command, and the first meets every command.
+    for number, damage in enumerate(DAMAGES):
         damage(path)
         before = snapshot_tree(workspace.root)
-        for command in commands:
+        for command in commands if number == 0 else commands[:1]:
             result = repo_sign(*command, "--repo", workspace.root, check=False)
             assert result.returncode == DAMAGED, (damage, command, result.stderr)
             assert "Traceback" not in result.stderr
@@ -126,7 +126,13 @@ def flat(tmp_path: Path) -> Workspace:
 @pytest.mark.parametrize(
     ("which", "damage"),
     [
-        *itertools.product(("timestamp", "snapshot", "bin", "root"), DAMAGES[::-1][:3]),
+        # every role, and every kind of damage a repair can undo (a truncated
+        # file is refused like an unparsable one, see the test above)
+        ("timestamp", missing),
+        ("snapshot", bad_signature),
+        ("bin", not_json),
+        ("root", bad_signature),
+        ("root", missing),
         ("flat targets", truncate),
         ("flat targets", bad_signature),
     ],

@@ -33,6 +33,7 @@ from tuf.api.metadata import Metadata, MetaFile, Root, Signed, Snapshot, Targets
 from tuf.api.serialization import DeserializationError
 
 from repo_sign import keys
+from repo_sign.bins import delegated_bins
 from repo_sign.errors import ThresholdNotMet
 from repo_sign.policy import Policy
 from repo_sign.repository import TOP_LEVEL, SignedRepository, expiry
@@ -97,7 +98,7 @@ class Repair:
             targets = self._role(root, Targets.type, listed.get(Targets.type))
             assert isinstance(targets, Targets)  # verified as the targets role
             versions = {Targets.type: targets.version}
-            delegated = set(_delegated(targets))
+            delegated = set(delegated_bins(targets))
             for role in sorted((set(listed) | delegated) - {Targets.type}):
                 if role in delegated:
                     versions[role] = self._role(targets, role, listed.get(role)).version
@@ -214,15 +215,6 @@ class Repair:
         # The highest timestamp version clients can have seen (module doc).
         timestamp.signed.version = old.version if old is not None else int(time.time())
         self.repo.close(Timestamp.type, timestamp)
-
-
-def _delegated(targets: Targets) -> list[str]:
-    delegations = targets.delegations
-    if delegations is None:
-        return []
-    if delegations.succinct_roles is not None:
-        return list(delegations.succinct_roles.get_roles())
-    return list(delegations.roles or {})
 
 
 def repair(workspace: Workspace, passphrases: keys.PassphraseProvider) -> Repair:

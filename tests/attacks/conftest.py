@@ -81,15 +81,21 @@ def venv2(tmp_path: Path) -> Path:
 EVIL_FILE = "beta-9.9-py3-none-any.whl"
 
 
-@pytest.fixture
-def evil(tmp_path: Path) -> Iterator[AttackerServer]:
-    """The attacker's index, find-links page and file server (a leak detector)."""
-    wheel = make_wheel(tmp_path / "evil-dists", "beta", "9.9", body="OWNED = True\n")
-    server = AttackerServer(tmp_path / "evil-root")
+def evil_server(folder: Path) -> AttackerServer:
+    """The attacker's index, find-links page and file server offering ``beta 9.9``
+    (a leak detector: it records every request); not yet started."""
+    wheel = make_wheel(folder / "evil-dists", "beta", "9.9", body="OWNED = True\n")
+    server = AttackerServer(folder / "evil-root")
     link = f'<a href="/evil/{EVIL_FILE}">{EVIL_FILE}</a>'
     page = f"<!DOCTYPE html><html><body>{link}</body></html>".encode()
     server.attack("/simple/*", replace(page))
     server.attack("/links*", replace(page))
     server.attack("/evil/*", replace(wheel.read_bytes()))
-    with server.running():
+    return server
+
+
+@pytest.fixture
+def evil(tmp_path: Path) -> Iterator[AttackerServer]:
+    """The attacker of one test (``evil_server``), running."""
+    with evil_server(tmp_path).running() as server:
         yield server

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.attacks.attacker import AttackerServer, replace
+from tests.attacks.attacker import AttackerServer
 from tests.attacks.checks import Client, Mirror, assert_refused, installed, tree
-from tests.attacks.conftest import EVIL_FILE
+from tests.attacks.conftest import EVIL_FILE, evil_server
 from tests.support.distributions import make_wheel
 from tests.support.environments import new_venv
 from tufpip import loopback
@@ -45,14 +45,7 @@ def _shared(
     each test shows it (environment unchanged, no request to the attacker)."""
     root = tmp_path_factory.mktemp("shared")
     workspace = Path(shutil.copytree(pristine, root / "repo", symlinks=True))
-    wheel = make_wheel(root / "evil-dists", "beta", "9.9", body="OWNED = True\n")
-    attacker = AttackerServer(root / "evil-root")
-    link = f'<a href="/evil/{EVIL_FILE}">{EVIL_FILE}</a>'
-    page = f"<!DOCTYPE html><html><body>{link}</body></html>".encode()
-    attacker.attack("/simple/*", replace(page))
-    attacker.attack("/links*", replace(page))
-    attacker.attack("/evil/*", replace(wheel.read_bytes()))
-    with AttackerServer(workspace).running() as mirror, attacker.running():
+    with AttackerServer(workspace).running() as mirror, evil_server(root).running() as attacker:
         client = Client(root / "home", env={"XDG_CACHE_HOME": str(root / "cache")})
         root_json = workspace / "metadata" / "1.root.json"
         assert client("init", mirror.url, "--root", root_json).returncode == 0

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -52,45 +53,42 @@ def _shared(
         yield mirror, client, new_venv(root / "venv"), attacker
 
 
+@dataclass
+class Refusals:
+    """The shared client, environment and attacker, and what every refusal must show."""
+
+    client: Client
+    venv: Path
+    evil: AttackerServer
+
+    def check(
+        self,
+        args: tuple[str, ...],
+        code: int,
+        words: tuple[str, ...] | str,
+        installer: str,
+        cwd: Path | None = None,
+    ) -> None:
+        """The install of ``args`` is refused with ``code`` and ``words``; the
+        environment is unchanged and the attacker saw no request."""
+        before = tree(self.venv)
+        run = self.client.install(self.venv, *args, installer=installer, cwd=cwd)
+        assert_refused(run, words, code=code)
+        assert tree(self.venv) == before
+        assert self.evil.requests == []
+
+
 @pytest.fixture
-def shared_evil(_shared: tuple[AttackerServer, Client, Path, AttackerServer]) -> AttackerServer:
-    attacker = _shared[3]
+def refusals(_shared: tuple[AttackerServer, Client, Path, AttackerServer]) -> Refusals:
+    _, client, venv, attacker = _shared
     attacker.requests.clear()
-    return attacker
-
-
-@pytest.fixture
-def shared_client(_shared: tuple[AttackerServer, Client, Path, AttackerServer]) -> Client:
-    return _shared[1]
-
-
-@pytest.fixture
-def shared_venv(_shared: tuple[AttackerServer, Client, Path, AttackerServer]) -> Path:
-    return _shared[2]
+    return Refusals(client, venv, attacker)
 
 
 def _version(venv: Path, project: str) -> str | None:
     site = next(venv.glob("lib/python*/site-packages"))
     found = list(site.glob(f"{project}-*.dist-info"))
     return found[0].name.removesuffix(".dist-info").split("-")[1] if found else None
-
-
-def _refused(
-    run_args: tuple[str, ...],
-    code: int,
-    words: tuple[str, ...] | str,
-    *,
-    client: Client,
-    venv: Path,
-    evil: AttackerServer,
-    installer: str,
-    cwd: Path | None = None,
-) -> None:
-    before = tree(venv)
-    run = client.install(venv, *run_args, installer=installer, cwd=cwd)
-    assert_refused(run, words, code=code)
-    assert tree(venv) == before
-    assert evil.requests == []
 
 
 OPTION_DIFFERENTIALS = {
@@ -118,29 +116,19 @@ OPTION_DIFFERENTIALS = {
 def test_option_differentials(
     how: str,
     installer: str,
-    shared_evil: AttackerServer,
-    shared_client: Client,
-    shared_venv: Path,
+    refusals: Refusals,
     tmp_path: Path,
 ) -> None:
     args, code, words = OPTION_DIFFERENTIALS[how]
     reqs = tmp_path / "reqs.txt"
-    reqs.write_text(f"beta @ {shared_evil.url}/evil/{EVIL_FILE}\n")
+    reqs.write_text(f"beta @ {refusals.evil.url}/evil/{EVIL_FILE}\n")
     fields = {
-        "wheel": f"{shared_evil.url}/evil/{EVIL_FILE}",
+        "wheel": f"{refusals.evil.url}/evil/{EVIL_FILE}",
         "reqs": reqs,
-        "index": f"{shared_evil.url}/simple/",
+        "index": f"{refusals.evil.url}/simple/",
     }
     run_args = tuple(arg.format(**fields) for arg in args)
-    _refused(
-        run_args,
-        code,
-        words,
-        client=shared_client,
-        venv=shared_venv,
-        evil=shared_evil,
-        installer=installer,
-    )
+    refusals.check(run_args, code, words, installer)
 
 
 def _fifo(path: Path) -> Path:
@@ -187,48 +175,34 @@ FILE_DIFFERENTIALS: dict[str, tuple[bytes, int, str]] = {
 def test_requirements_file_differentials(
     how: str,
     installer: str,
-    shared_evil: AttackerServer,
-    shared_client: Client,
-    shared_venv: Path,
+    refusals: Refusals,
     tmp_path: Path,
 ) -> None:
     data, code, words = FILE_DIFFERENTIALS[how]
     nested = tmp_path / "nested.txt"
-    nested.write_text(f"--extra-index-url {shared_evil.url}/simple/\nbeta\n")
-    fields = {"index": f"{shared_evil.url}/simple/", "nested": str(nested)}
+    nested.write_text(f"--extra-index-url {refusals.evil.url}/simple/\nbeta\n")
+    fields = {"index": f"{refusals.evil.url}/simple/", "nested": str(nested)}
     for key, value in fields.items():
         data = data.replace(f"{{{key}}}".encode(), value.encode())
     reqs = tmp_path / "reqs.txt"
     reqs.write_bytes(data)
     (tmp_path / "x").mkdir()
     make_wheel(tmp_path / "x", "beta", "9.9", body="OWNED = True\n")
-    run = shared_client.install(
-        shared_venv, "-r", reqs.name, installer=installer, cwd=tmp_path, env={"EMPTY": ""}
+    run = refusals.client.install(
+        refusals.venv, "-r", reqs.name, installer=installer, cwd=tmp_path, env={"EMPTY": ""}
     )
     assert_refused(run, words, code=code)
-    assert "beta" not in installed(shared_venv)
-    assert shared_evil.requests == []
+    assert "beta" not in installed(refusals.venv)
+    assert refusals.evil.requests == []
 
 
 @pytest.mark.parametrize("installer", INSTALLERS)
 def test_requirements_from_a_fifo_are_refused(
-    installer: str,
-    shared_evil: AttackerServer,
-    shared_client: Client,
-    shared_venv: Path,
-    tmp_path: Path,
+    installer: str, refusals: Refusals, tmp_path: Path
 ) -> None:
     """A FIFO could answer tufpip and the installer differently: only regular files."""
     fifo = _fifo(tmp_path / "reqs.txt")
-    _refused(
-        ("-r", str(fifo)),
-        2,
-        "not a regular file",
-        client=shared_client,
-        venv=shared_venv,
-        evil=shared_evil,
-        installer=installer,
-    )
+    refusals.check(("-r", str(fifo)), 2, "not a regular file", installer)
 
 
 @pytest.mark.parametrize("installer", INSTALLERS)
@@ -236,32 +210,20 @@ def test_requirements_from_a_fifo_are_refused(
 def test_project_files_are_not_requirements_files(
     name: str,
     installer: str,
-    shared_evil: AttackerServer,
-    shared_client: Client,
-    shared_venv: Path,
+    refusals: Refusals,
     tmp_path: Path,
 ) -> None:
     """uv reads dependencies from a ``.py`` (PEP 723) or ``pyproject.toml`` given to -r."""
     source = tmp_path / name
-    deps = f'dependencies = ["beta @ {shared_evil.url}/evil/{EVIL_FILE}"]'
+    deps = f'dependencies = ["beta @ {refusals.evil.url}/evil/{EVIL_FILE}"]'
     source.write_text(f"# /// script\n# {deps}\n# ///\n" if name.endswith(".py") else deps)
-    _refused(
-        ("-r", str(source)),
-        2,
-        "requirements files only",
-        client=shared_client,
-        venv=shared_venv,
-        evil=shared_evil,
-        installer=installer,
-    )
+    refusals.check(("-r", str(source)), 2, "requirements files only", installer)
 
 
 @pytest.mark.parametrize("installer", INSTALLERS)
 def test_nested_file_through_a_symlink_is_read_where_the_installer_would(
     installer: str,
-    shared_evil: AttackerServer,
-    shared_client: Client,
-    shared_venv: Path,
+    refusals: Refusals,
     tmp_path: Path,
 ) -> None:
     """``link.txt -> sub/real.txt`` includes ``-r nested.txt``: pip reads the one next
@@ -269,40 +231,21 @@ def test_nested_file_through_a_symlink_is_read_where_the_installer_would(
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "real.txt").write_text("-r nested.txt\n")
     (tmp_path / "sub" / "nested.txt").write_text("beta\n")
-    (tmp_path / "nested.txt").write_text(f"--extra-index-url {shared_evil.url}/simple/\nbeta\n")
+    (tmp_path / "nested.txt").write_text(f"--extra-index-url {refusals.evil.url}/simple/\nbeta\n")
     (tmp_path / "link.txt").symlink_to(tmp_path / "sub" / "real.txt")
-    _refused(
-        ("-r", str(tmp_path / "link.txt")),
-        3,
-        "package source",
-        client=shared_client,
-        venv=shared_venv,
-        evil=shared_evil,
-        installer=installer,
-    )
+    refusals.check(("-r", str(tmp_path / "link.txt")), 3, "package source", installer)
 
 
 @pytest.mark.parametrize("installer", INSTALLERS)
 def test_arbitrary_equality_naming_a_local_wheel(
     installer: str,
-    shared_evil: AttackerServer,
-    shared_client: Client,
-    shared_venv: Path,
+    refusals: Refusals,
     tmp_path: Path,
 ) -> None:
     """``beta===x/beta-9.9-...whl``: a named requirement to a PEP 508 parser, a local
     wheel to pip when the folder ``x`` exists."""
     make_wheel(tmp_path / "x", "beta", "9.9", body="OWNED = True\n")
-    _refused(
-        (f"beta===x/{EVIL_FILE}",),
-        3,
-        "arbitrary equality",
-        client=shared_client,
-        venv=shared_venv,
-        evil=shared_evil,
-        installer=installer,
-        cwd=tmp_path,
-    )
+    refusals.check((f"beta===x/{EVIL_FILE}",), 3, "arbitrary equality", installer, cwd=tmp_path)
 
 
 @pytest.mark.parametrize("where", ["current folder", "PYTHONPATH"])

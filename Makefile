@@ -47,19 +47,23 @@ test: lint system-deps
 test-unit: lint
 	$(BIN)/python -m pytest -q -n 2 -m 'unit and not network'
 
-# The main job: curate real packages from the upstream index into the demo
-# repository (keys/, metadata/, targets/ here), serve a copy on loopback,
-# install from it with tufpip, then tamper with a served file and watch
-# tufpip refuse it.
+# The main job: mirror real packages from the upstream index into the demo
+# repository (keys/, metadata/, targets/ here) with a sync policy, as cron
+# would, serve a copy on loopback, install from it with tufpip, then tamper
+# with a served file and watch tufpip refuse it.
 DEMO := .demo
 DEMO_REQUIREMENTS ?= requests
+DEMO_COOLDOWN_DAYS ?= 3
 demo: venv
 	@set -eu; export PATH="$(CURDIR)/$(BIN):$$PATH" REPO_SIGN_PASSPHRASE=demo-only-passphrase \
 	  TUFPIP_HOME="$(CURDIR)/$(DEMO)/home"; rm -rf $(DEMO); mkdir -p $(DEMO); \
-	echo "== 1. repo-sign: curate '$(DEMO_REQUIREMENTS)' into the demo repository"; \
+	echo "== 1. repo-sign: sync '$(DEMO_REQUIREMENTS)' into the demo repository from a policy"; \
 	[ -f repo-sign.toml ] || repo-sign init --root-keys 3 --root-threshold 2; \
-	printf '%s\n' $(DEMO_REQUIREMENTS) > $(DEMO)/requirements.txt; \
-	repo-sign import -r $(DEMO)/requirements.txt; \
+	reqs=$$(printf '"%s", ' $(DEMO_REQUIREMENTS)); \
+	printf '[sync]\nrequirements = [%s]\ncooldown-days = $(DEMO_COOLDOWN_DAYS)\n' "$${reqs%, }" \
+	  > $(DEMO)/sync.toml; \
+	cat $(DEMO)/sync.toml; \
+	repo-sign sync --policy $(DEMO)/sync.toml; \
 	repo-sign verify; repo-sign status; \
 	echo "== 2. serve a copy of metadata/ and targets/ with a plain static web server"; \
 	mkdir -p $(DEMO)/www; cp -r metadata targets $(DEMO)/www/; \

@@ -64,15 +64,26 @@ def check_core_metadata(data: bytes) -> None:
 
 def check_build_system(pyproject: bytes) -> None:
     """Refuse a ``pyproject.toml`` whose ``build-system.requires`` is forbidden."""
+    check_requirements(build_system_requires(pyproject) or [], "build-system.requires")
+
+
+def build_system_requires(pyproject: bytes) -> list[str] | None:
+    """``build-system.requires`` of a ``pyproject.toml``; None without a ``[build-system]`` table.
+
+    Raises:
+        ForbiddenDependency: Not TOML, or ``requires`` is not a list of strings.
+    """
     try:
         document = tomllib.loads(pyproject.decode())
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ForbiddenDependency(f"pyproject.toml is not valid TOML: {exc}") from exc
-    build_system = document.get("build-system", {})
+    if "build-system" not in document:
+        return None
+    build_system = document["build-system"]
     requires = build_system.get("requires", []) if isinstance(build_system, dict) else None
     if not (isinstance(requires, list) and all(isinstance(r, str) for r in requires)):
         raise ForbiddenDependency("pyproject.toml: build-system.requires is not a list of strings")
-    check_requirements(requires, "build-system.requires")
+    return requires
 
 
 def check_file(path: Path, filename: str) -> None:

@@ -26,7 +26,7 @@ from repo_sign.cli_support import echo_lines, passphrase_provider, repo_option, 
 from repo_sign.distributions import distribution_files, inspect
 from repo_sign.errors import InvalidDistribution, RepoSignError, VerificationFailed
 from repo_sign.expiry import refresh, status
-from repo_sign.importer import DEFAULT_INDEX, download
+from repo_sign.importer import DEFAULT_INDEX, Mirror, check_upstream_hashes, fetch, upload_times
 from repo_sign.initialize import init_repository
 from repo_sign.repair import repair as repair_repository
 from repo_sign.repository import SignedRepository, add_distributions, remove_distributions
@@ -162,19 +162,34 @@ def init(
 @repo_option
 @click.option("-v", "--verbose", is_flag=True, help="List every file added.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--check-upstream",
+    "upstream",
+    metavar="INDEX",
+    default=None,
+    help="Refuse a file whose sha256 differs from this index's PEP 691 page; keep its upload-time.",
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_context
 def add(
-    ctx: click.Context, repo: Path | None, verbose: bool, as_json: bool, files: tuple[Path, ...]
+    ctx: click.Context,
+    repo: Path | None,
+    verbose: bool,
+    as_json: bool,
+    upstream: str | None,
+    files: tuple[Path, ...],
 ) -> None:
     """Add wheels and sdists (FILES, or every one inside a folder), then publish once."""
     dists = [inspect(path) for path in distribution_files(files)]
     if not dists:
         raise InvalidDistribution(f"no wheels or sdists in {', '.join(map(str, files))}")
+    times = (
+        upload_times(check_upstream_hashes([d.path for d in dists], upstream)) if upstream else {}
+    )
     ws = workspace_of(ctx, repo)
     ws.require_initialized()
     with ws.lock():
-        changes = add_distributions(SignedRepository.load(ws, passphrase_provider), dists)
+        changes = add_distributions(SignedRepository.load(ws, passphrase_provider), dists, times)
     added = len(changes.targets_added)
     if as_json:
         document = {
@@ -211,19 +226,43 @@ def add(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
 )
 @click.option("--index-url", default=DEFAULT_INDEX, show_default=True)
+@click.option(
+    "--python-version",
+    "python_versions",
+    multiple=True,
+    metavar="X.Y",
+    help="Mirror wheels for this Python (repeatable; default: the one running repo-sign).",
+)
+@click.option(
+    "--platform",
+    "platforms",
+    multiple=True,
+    metavar="TAG",
+    help="Mirror wheels for this platform tag (repeatable; default: this machine's).",
+)
 @click.pass_context
-def import_(ctx: click.Context, repo: Path | None, requirements: Path, index_url: str) -> None:
+def import_(
+    ctx: click.Context,
+    repo: Path | None,
+    requirements: Path,
+    index_url: str,
+    python_versions: tuple[str, ...],
+    platforms: tuple[str, ...],
+) -> None:
     """Download a requirements list from an upstream index, check its hashes, add it."""
     ws = workspace_of(ctx, repo)
     ws.require_initialized()
-    with download(requirements, index_url) as (files, upload_times):
-        dists = [inspect(path) for path in files]
+    mirror = Mirror(index=index_url, python_versions=python_versions, platforms=platforms)
+    with fetch(["-r", str(requirements)], mirror) as plan:
+        dists = [inspect(path) for path in plan.files]
         with ws.lock():
             repository = SignedRepository.load(ws, passphrase_provider)
-            changes = add_distributions(repository, dists, upload_times)
+            changes = add_distributions(repository, dists, plan.upload_times)
     click.echo(f"imported {len(dists)} files ({len(changes.targets_added)} new)")
     for path in changes.targets_added:
         click.echo(f"added {path}")
+    for name, why in sorted(plan.skipped.items()):
+        click.echo(f"skipped {name}: {why}")
 
 
 @cli.command()

@@ -14,6 +14,7 @@ import click
 
 from repo_sign.cli_support import passphrase_provider, repo_option, workspace_of
 from repo_sign.distributions import inspect
+from repo_sign.importer import fetch
 from repo_sign.index import STATUSES
 from repo_sign.repository import (
     Changes,
@@ -23,7 +24,7 @@ from repo_sign.repository import (
     set_project_status,
     yank,
 )
-from repo_sign.sync import SyncPolicy, fetch
+from repo_sign.sync import SyncPolicy
 
 
 def _requirement(text: str) -> tuple[str, str]:
@@ -105,7 +106,7 @@ def sync(
     policy = SyncPolicy.load(policy_file)
     ws = workspace_of(ctx, repo)
     ws.require_initialized()
-    with ws.lock(), fetch(policy, now()) as plan:
+    with ws.lock(), fetch(policy.requirements, policy.mirror(now())) as plan:
         repository = SignedRepository.load(ws, passphrase_provider)
         dists = [inspect(path) for path in plan.files]
         published = {

@@ -39,6 +39,11 @@ class Distribution:
 
 
 DISTRIBUTION_SUFFIXES = (".whl", ".tar.gz", ".zip")
+_READ_ERRORS = (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError)
+
+# What pip installs to build an sdist without a ``[build-system]`` table (pip 26's
+# ``pyproject.load_pyproject_toml``; older pips added ``wheel``).
+LEGACY_BUILD_REQUIRES = ("setuptools>=40.8.0",)
 
 
 def distribution_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -77,7 +82,7 @@ def inspect(path: Path) -> Distribution:
             dependencies.check_file(path, path.name)
     except dependencies.ForbiddenDependency as exc:
         raise InvalidDistribution(f"{path.name}: {exc}") from exc
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
+    except _READ_ERRORS as exc:
         kind = "wheel" if is_wheel else "sdist"
         raise InvalidDistribution(f"{path.name} is not a readable {kind}: {exc}") from exc
     if raw is None:  # an sdist without PKG-INFO: check_file refuses such a wheel
@@ -102,6 +107,28 @@ def inspect(path: Path) -> Distribution:
         requires_python=fields.get("requires_python"),
         core_metadata=raw if is_wheel else None,
     )
+
+
+def build_requirements(path: Path) -> list[str]:
+    """What an installer installs before it builds the sdist ``path``, read, never run.
+
+    Every top-level ``pyproject.toml``'s ``build-system.requires``, or pip's
+    default for a legacy sdist. Requirements a backend asks for when run
+    (PEP 517 ``get_requires_for_build_wheel``) cannot be known without running it.
+    """
+    try:
+        pyprojects = dependencies.sdist_members(path, "pyproject.toml")
+        tables = [dependencies.build_system_requires(data) for data in pyprojects]
+        for table in tables:  # each one reaches pip: never an option, never a URL
+            dependencies.check_requirements(table or [], "build-system.requires")
+    except dependencies.ForbiddenDependency as exc:
+        raise InvalidDistribution(f"{path.name}: {exc}") from exc
+    except _READ_ERRORS as exc:
+        raise InvalidDistribution(f"{path.name} is not a readable sdist: {exc}") from exc
+    declared = [table for table in tables if table is not None]
+    if not declared:
+        return list(LEGACY_BUILD_REQUIRES)
+    return sorted({requirement for table in declared for requirement in table})
 
 
 def _sdist_metadata(path: Path) -> bytes | None:

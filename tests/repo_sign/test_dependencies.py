@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import tarfile
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
-from threading import Thread
 
 import pytest
 
+from repo_sign.distributions import build_requirements
+from repo_sign.errors import InvalidDistribution
 from repo_sign.workspace import Workspace
 from tests.support.distributions import make_sdist, make_wheel
 from tests.support.repositories import build_repository, repo_sign, snapshot_tree
+from tests.support.upstream import serving
 from tufindex.dependencies import ForbiddenDependency, check_file
 
 EVIL = "evil @ http://127.0.0.1:9/evil-1.0-py3-none-any.whl"
@@ -117,6 +116,25 @@ def test_every_top_level_pyproject_is_checked(tmp_path: Path) -> None:
     check_file(nested, nested.name)
 
 
+def test_build_requirements_are_read_from_the_archive(tmp_path: Path) -> None:
+    """What pip installs before building: build-system.requires, else its legacy default."""
+    declared = make_sdist(tmp_path, "a", "1.0", build_requires=("tinybackend", "hatchling>=1"))
+    assert build_requirements(declared) == ["hatchling>=1", "tinybackend"]
+    legacy = _sdist(
+        tmp_path / "b-1.0.tar.gz",
+        [tarfile.TarInfo("b-1.0/setup.py"), tarfile.TarInfo("b-1.0/pyproject.toml")],
+        {"b-1.0/setup.py": b"raise SystemExit('never run')", "b-1.0/pyproject.toml": b"[tool.x]\n"},
+    )
+    assert build_requirements(legacy) == ["setuptools>=40.8.0"]
+    option = _sdist(
+        tmp_path / "c-1.0.tar.gz",
+        [tarfile.TarInfo("c-1.0/pyproject.toml")],
+        {"c-1.0/pyproject.toml": b'[build-system]\nrequires = ["--index-url=http://x/"]\n'},
+    )
+    with pytest.raises(InvalidDistribution, match="not a valid requirement"):
+        build_requirements(option)
+
+
 def test_a_linked_pyproject_is_refused(tmp_path: Path) -> None:
     link = tarfile.TarInfo("a-1.0/pyproject.toml")
     link.type, link.linkname = tarfile.SYMTYPE, "evil.toml"
@@ -139,72 +157,24 @@ def test_pyproject_that_is_not_toml_is_refused(tmp_path: Path) -> None:
         check_file(sdist, sdist.name)
 
 
-@pytest.fixture
-def upstream(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A PEP 691 index on 127.0.0.1 serving the files put in its folder."""
-    files = tmp_path / "upstream"
-    files.mkdir()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            parts = [p for p in self.path.split("/") if p]
-            if parts[:1] == ["files"] and (files / parts[-1]).is_file():
-                body, kind = (files / parts[-1]).read_bytes(), "application/octet-stream"
-            elif parts[:1] == ["simple"] and len(parts) == 2:
-                listed = [
-                    {
-                        "filename": f.name,
-                        "url": f"/files/{f.name}",
-                        "hashes": {"sha256": hashlib.sha256(f.read_bytes()).hexdigest()},
-                    }
-                    for f in sorted(files.iterdir())
-                    if f.name.split("-")[0] == parts[1]
-                ]
-                body = json.dumps(
-                    {"meta": {"api-version": "1.0"}, "name": parts[1], "files": listed}
-                ).encode()
-                kind = "application/vnd.pypi.simple.v1+json"
-            else:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", files
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def test_import_refuses_a_direct_url_dependency(
-    workspace: Workspace, tmp_path: Path, upstream: tuple[str, Path]
-) -> None:
+def test_import_refuses_a_direct_url_dependency(workspace: Workspace, tmp_path: Path) -> None:
     """Even when the URL is a file the upstream index lists (its hash matches)."""
-    url, files = upstream
-    dependency = make_wheel(files, "beta", "1.0")
-    requirement = f"beta @ {url}/files/{dependency.name}"
-    victim = make_wheel(files, "victim", "1.0", requires=[requirement])
-    (tmp_path / "requirements.txt").write_text("victim\n")
-    before = snapshot_tree(workspace.root)
-    result = repo_sign(
-        "import",
-        "--repo",
-        workspace.root,
-        "-r",
-        tmp_path / "requirements.txt",
-        "--index-url",
-        f"{url}/simple/",
-        check=False,
-    )
+    with serving() as upstream:
+        dependency = upstream.add(make_wheel(tmp_path, "beta", "1.0"))
+        requirement = f"beta @ {upstream.file_url(dependency.name)}"
+        victim = upstream.add(make_wheel(tmp_path, "victim", "1.0", requires=[requirement]))
+        (tmp_path / "requirements.txt").write_text("victim\n")
+        before = snapshot_tree(workspace.root)
+        result = repo_sign(
+            "import",
+            "--repo",
+            workspace.root,
+            "-r",
+            tmp_path / "requirements.txt",
+            "--index-url",
+            upstream.url,
+            check=False,
+        )
     assert result.returncode == 6, result.stderr
     [line] = result.stderr.strip().splitlines()
     assert line.startswith(f"repo-sign: error: {victim.name}: ")

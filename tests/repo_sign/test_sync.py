@@ -2,95 +2,58 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from threading import Thread
 
 import pytest
 
 from repo_sign.workspace import Workspace
+from tests.client.helpers import Tufpip, run_python
 from tests.repo_sign.test_curation import pages
-from tests.support.distributions import make_wheel
-from tests.support.repositories import build_repository, repo_sign, snapshot_tree
-
-OLD = (datetime.now(UTC) - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S.123456Z")
-FRESH = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.123456Z")
-
-
-class Upstream:
-    """A PEP 691 index on 127.0.0.1: ``add`` a file with its upload time and yank."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, dict[str, tuple[bytes, dict]]] = {}
-        upstream = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                parts = self.path.strip("/").split("/")
-                if parts[0] == "simple" and len(parts) == 2 and parts[1] in upstream.files:
-                    body = json.dumps(upstream.page(parts[1])).encode()
-                    kind = "application/vnd.pypi.simple.v1+json"
-                elif parts[0] == "files" and len(parts) == 3:
-                    body, kind = upstream.files[parts[1]][parts[2]][0], "application/octet-stream"
-                else:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/simple/"
-
-    def add(self, path: Path, uploaded: str, yanked: bool | str = False, sha: str = "") -> None:
-        data = path.read_bytes()
-        entry = {
-            "filename": path.name,
-            "url": f"../../files/{path.name.split('-')[0]}/{path.name}",
-            "hashes": {"sha256": sha or hashlib.sha256(data).hexdigest()},
-            "size": len(data),
-            "upload-time": uploaded,
-            "yanked": yanked,
-        }
-        self.files.setdefault(path.name.split("-")[0], {})[path.name] = (data, entry)
-
-    def page(self, name: str) -> dict:
-        files = [entry for _data, entry in self.files[name].values()]
-        return {"meta": {"api-version": "1.1"}, "name": name, "files": files}
+from tests.support.distributions import make_backend_wheel, make_sdist, make_wheel
+from tests.support.environments import new_venv
+from tests.support.repositories import (
+    build_repository,
+    command_env,
+    repo_sign,
+    served,
+    snapshot_tree,
+)
+from tests.support.upstream import FRESH, OLD, Upstream, serving
 
 
 @pytest.fixture(scope="module")
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstream]:
     d = tmp_path_factory.mktemp("upstream")
-    index = Upstream()
-    index.add(make_wheel(d, "alpha", "1.0"), OLD)
-    index.add(make_wheel(d, "alpha", "2.0"), FRESH)  # inside the cooldown
-    index.add(make_wheel(d, "beta", "1.0"), OLD)
-    index.add(make_wheel(d, "beta", "1.1"), OLD, yanked="broken")
-    generic = make_wheel(d / "g", "gamma", "1.0")
-    for tag in ("win_amd64", "manylinux_2_17_x86_64"):
-        index.add(shutil.copy(generic, d / f"gamma-1.0-py3-none-{tag}.whl"), OLD)
-    Thread(target=index.server.serve_forever, daemon=True).start()
-    yield index
-    index.server.shutdown()
-    index.server.server_close()
+    with serving() as index:
+        index.add(make_wheel(d, "alpha", "1.0"), OLD)
+        index.add(make_wheel(d, "alpha", "2.0"), FRESH)  # inside the cooldown
+        index.add(make_wheel(d, "beta", "1.0"), OLD)
+        index.add(make_wheel(d, "beta", "1.1"), OLD, yanked="broken")
+        generic = make_wheel(d / "g", "gamma", "1.0")
+        for tag in ("win_amd64", "manylinux_2_17_x86_64"):
+            index.add(shutil.copy(generic, d / f"gamma-1.0-py3-none-{tag}.whl"), OLD)
+        # A project with no wheel at all, built with a backend the upstream serves.
+        index.add(make_sdist(d, "sdist-only", "1.0", requires=["beta"]), OLD)
+        index.add(make_backend_wheel(d), OLD)
+        yield index
 
 
-def policy(tmp_path: Path, upstream: Upstream, *requirements: str) -> Path:
+TARGETS = 'python-versions = ["3.11"]\nplatforms = ["win_amd64"]\n'
+
+
+def policy(tmp_path: Path, upstream: Upstream, *requirements: str, rest: str = TARGETS) -> Path:
     path = tmp_path / "sync.toml"
     path.write_text(
         f'[sync]\nindex = "{upstream.url}"\nrequirements = {json.dumps(list(requirements))}\n'
-        'cooldown-days = 7\npython-versions = ["3.11"]\nplatforms = ["win_amd64"]\n'
+        f"cooldown-days = 7\n{rest}"
     )
     return path
 
@@ -141,6 +104,71 @@ def test_an_upstream_hash_mismatch_publishes_nothing(tmp_path: Path, upstream: U
     assert result.returncode == 10, result.stderr
     assert result.stderr.startswith("repo-sign: error: ") and len(result.stderr.splitlines()) == 1
     assert snapshot_tree(ws.root) == before
+
+
+def test_a_killed_sync_loses_nothing_and_sdists_build_from_the_mirror(
+    tmp_path: Path, upstream: Upstream
+) -> None:
+    """A project with no wheel needs a build backend: a run killed while downloading
+    publishes nothing; the next run mirrors the sdist, its dependency and its backend;
+    tufpip then builds the sdist from the repository alone."""
+    ws = build_repository(tmp_path / "repo", [])
+    reqs = policy(tmp_path, upstream, "sdist-only", rest="sdists = true\n")
+    before = snapshot_tree(ws.root)
+    command = [sys.executable, "-m", "repo_sign", "sync", "--repo", ws.root, "--policy", reqs]
+    with upstream.holding("sdist_only-1.0.tar.gz") as arrived:
+        # Its own process group, as cron and systemd run it: pip dies with it.
+        killed = subprocess.Popen(
+            command, env=command_env(), start_new_session=True, stderr=subprocess.DEVNULL
+        )
+        try:
+            assert arrived.wait(timeout=60), "the sync never downloaded the sdist"
+        finally:
+            os.killpg(killed.pid, signal.SIGKILL)
+            killed.wait()
+    assert killed.returncode == -signal.SIGKILL
+    assert snapshot_tree(ws.root) == before, "a killed sync published nothing"
+
+    result = json.loads(sync(ws, reqs, "--json").stdout)
+    assert sorted(item["file"] for item in result["add"]) == [
+        "beta-1.0-py3-none-any.whl",
+        "sdist_only-1.0.tar.gz",
+        "tinybackend-1.0-py3-none-any.whl",  # build-system.requires of the sdist
+    ]
+    assert "OK:" in repo_sign("verify", "--repo", ws.root).stdout
+
+    tufpip, python = Tufpip(tmp_path / "home"), new_venv(tmp_path / "venv") / "bin" / "python"
+    with served(ws) as url:
+        assert tufpip("init", url, "--root", ws.root / "metadata" / "1.root.json").returncode == 0
+        installed = tufpip("install", "--python", python, "sdist-only")
+    assert installed.returncode == 0, installed.stderr
+    assert run_python(python, "import sdist_only; print(sdist_only.FROM_SDIST)") == "True"
+
+
+def test_import_takes_the_same_targets_and_add_checks_upstream(
+    tmp_path: Path, upstream: Upstream
+) -> None:
+    ws = build_repository(tmp_path / "repo", [])
+    (tmp_path / "requirements.txt").write_text("gamma\nbeta==1.1\n")
+    targets = ("--python-version", "3.11", "--platform", "win_amd64")
+    imported = ("import", "--repo", ws.root, "-r", tmp_path / "requirements.txt")
+    result = repo_sign(*imported, "--index-url", upstream.url, *targets)
+    assert "added packages/gamma/gamma-1.0-py3-none-win_amd64.whl" in result.stdout
+    assert "manylinux" not in result.stdout
+    assert "skipped beta-1.1-py3-none-any.whl: yanked upstream: broken" in result.stdout
+
+    genuine = tmp_path / "alpha-1.0-py3-none-any.whl"
+    genuine.write_bytes(upstream.files["alpha"][genuine.name][0])
+    rebuilt = make_wheel(tmp_path / "rebuilt", "alpha", "2.0", body="# not upstream's\n")
+    before = snapshot_tree(ws.root)
+    check = ("add", "--repo", ws.root, "--check-upstream", upstream.url)
+    refused = repo_sign(*check, genuine, rebuilt, check=False)
+    assert refused.returncode == 10, refused.stderr
+    [line] = refused.stderr.splitlines()
+    assert line.startswith(f"repo-sign: error: {rebuilt.name}: sha256 ")
+    assert snapshot_tree(ws.root) == before, "nothing published"
+    repo_sign(*check, genuine)
+    assert [f["upload-time"] for f in pages(ws, "alpha")[0]["files"]] == [OLD]
 
 
 @pytest.mark.network

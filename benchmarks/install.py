@@ -25,6 +25,12 @@ start included). Runs alternate baseline / tufpip so drift hits both; ratios
 are of medians. The row "pip --python" is pip run from another environment
 into the venv (it starts pip twice), shown only for comparison.
 
+``tufpip serve`` (target 14): one service per file set, started before the
+runs on a home of its own and warmed by one install through it; plain
+``VENV/bin/python -m pip install`` and ``uv pip install --python`` (caches
+off) are given its URL as their ``--index-url``, against the same plain
+commands given the static index.
+
 "cache on" compares tufpip as it runs by default (pip's cache on, in a
 cache folder of the benchmark's own) with plain pip given a cache folder
 and ``--trusted-host`` for the loopback index, without which pip caches
@@ -34,14 +40,16 @@ its cache on is shown for what that costs.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from benchmarks.common import (
@@ -214,6 +222,25 @@ class Bench:
         run(["tufpip", "init", url, "--root", str(root)], env=bench_env(TUFPIP_HOME=str(home)))
         return home
 
+    @contextlib.contextmanager
+    def service(self, url: str) -> Iterator[str]:
+        """``tufpip serve --port 0`` on a home of its own; yield its index URL."""
+        env = bench_env(TUFPIP_HOME=str(self.tufpip_home(url, "home-serve")))
+        command = ["tufpip", "serve", "--port", "0"]
+        with subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+        ) as process:
+            assert process.stdout is not None
+            index = process.stdout.readline().strip()
+            try:
+                if not index.startswith("http://127.0.0.1:"):
+                    raise RuntimeError(f"tufpip serve did not start (exit {process.poll()})")
+                yield index
+            finally:
+                process.send_signal(signal.SIGTERM)
+                if process.wait(timeout=30) != 0:
+                    raise RuntimeError(f"tufpip serve exited with {process.returncode}")
+
     def time(
         self,
         command: Callable[[str], list[str]],
@@ -235,7 +262,11 @@ def measure(bench: Bench, runs: int) -> dict[str, float]:
     """Medians in seconds of every configuration, runs interleaved."""
     results: dict[str, list[float]] = {}
     req = bench.requirement
-    with static_server(bench.work / "plain") as plain, static_server(bench.www) as repo_url:
+    with (
+        static_server(bench.work / "plain") as plain,
+        static_server(bench.www) as repo_url,
+        bench.service(repo_url) as served,
+    ):
         index = f"{plain}/simple/"
         warm_home = bench.tufpip_home(repo_url, "home-warm")
         template = bench.tufpip_home(repo_url, "home-template")
@@ -251,9 +282,14 @@ def measure(bench: Bench, runs: int) -> dict[str, float]:
 
         general = ["--isolated", "--disable-pip-version-check", "--quiet"]
 
-        def pip(py: str, *options: str) -> list[str]:
+        def pip(py: str, *options: str, url: str = index) -> list[str]:
             """``VENV/bin/python -m pip install``: what users run."""
-            return [py, "-m", "pip", *general, "install", "--index-url", index, *options, req]
+            return [py, "-m", "pip", *general, "install", "--index-url", url, *options, req]
+
+        def uv(py: str, *options: str, url: str = index) -> list[str]:
+            """``uv pip install --python VENV/bin/python``: what users run."""
+            command = [UV, "pip", "install", "--quiet", "--no-config", *options, "--python", py]
+            return [*command, "--index-url", url, req]
 
         def uv_tufpip(py: str) -> list[str]:
             return ["tufpip", "install", "--installer", "uv", "--python", py, "--quiet", req]
@@ -270,23 +306,7 @@ def measure(bench: Bench, runs: int) -> dict[str, float]:
                 bench_env(TUFPIP_HOME=str(cold_home)),
                 reset_cold,
             ),
-            "uv plain": (
-                lambda py: [
-                    UV,
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--no-config",
-                    "--no-cache",
-                    "--python",
-                    py,
-                    "--index-url",
-                    index,
-                    req,
-                ],
-                None,
-                None,
-            ),
+            "uv plain": (lambda py: uv(py, "--no-cache"), None, None),
             "uv tufpip warm": (
                 uv_tufpip,
                 bench_env(TUFPIP_HOME=str(warm_home)),
@@ -315,26 +335,11 @@ def measure(bench: Bench, runs: int) -> dict[str, float]:
                 None,
                 None,
             ),
-            "uv plain, uv cache on": (
-                lambda py: [
-                    UV,
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--no-config",
-                    "--cache-dir",
-                    str(uv_cache),
-                    "--python",
-                    py,
-                    "--index-url",
-                    index,
-                    req,
-                ],
-                None,
-                None,
-            ),
+            "uv plain, uv cache on": (lambda py: uv(py, "--cache-dir", str(uv_cache)), None, None),
+            "pip serve": (lambda py: pip(py, "--no-cache-dir", url=served), None, None),
+            "uv serve": (lambda py: uv(py, "--no-cache", url=served), None, None),
         }
-        for command, env, before in configs.values():  # prime caches, warm state
+        for command, env, before in configs.values():  # prime caches, warm state and service
             if before is None:
                 bench.time(command, env, before)
         for _ in range(runs):
@@ -363,8 +368,23 @@ def rows_for(label: str, t: dict[str, float]) -> list[Row]:
             "tufpip --installer uv / `uv pip install --python VENV`, warm",
             f"{t['uv tufpip warm'] / t['uv plain']:.2f} "
             f"({fmt_s(t['uv tufpip warm'])} vs {fmt_s(t['uv plain'])})",
-            "report (goal through `tufpip serve`)",
+            "report (goal: through `tufpip serve`, below)",
             size=label,
+        ),
+        ratio(
+            "uv serve",
+            "uv plain",
+            1.25,
+            "14 serve",
+            "`uv pip install --python VENV` through `tufpip serve` / from the static index"
+            " (warm service, uv cache off)",
+        ),
+        ratio(
+            "pip serve",
+            "pip plain",
+            1.05,
+            "14 serve",
+            f"{PIP_BASELINE} through `tufpip serve` / from the static index (warm service)",
         ),
         Row(
             "1 install",

@@ -16,12 +16,14 @@ the updater verifies everything this module returns.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
 import socket
 import ssl
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from http.cookiejar import DefaultCookiePolicy
@@ -198,6 +200,28 @@ class RequestsFetcher(FetcherInterface):
         self._session.headers["User-Agent"] = self.user_agent
         # TUF hashes cover the file's bytes: ask for them unencoded, as pip does.
         self._session.headers["Accept-Encoding"] = "identity"
+        self._streaming: set[requests.Response] = set()  # guarded by _abort_lock
+        self._abort_lock = threading.Lock()
+        self._aborted = False
+
+    def abort(self) -> None:
+        """Make every body download in progress fail now, and every later one.
+
+        Called from another thread (``tufpip serve`` stopping): shutting the
+        socket down wakes a read blocked on a stalled server at once, instead
+        of after the read timeout. ngclient keeps what it received in an
+        anonymous temporary file that is verified before anything is written,
+        so nothing of an aborted download reaches the target cache.
+        """
+        with self._abort_lock:
+            self._aborted = True
+            streaming = list(self._streaming)
+        for response in streaming:
+            connection = response.raw.connection
+            sock = None if connection is None else connection.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         """Close pooled connections; the fetcher must not be used afterwards."""
@@ -268,7 +292,16 @@ class RequestsFetcher(FetcherInterface):
             reason = f" {response.reason}" if response.reason else ""
             raise exceptions.DownloadHTTPError(f"HTTP {status}{reason} for {shown}", status)
 
-        return self._http_chunks(url, response)
+        with self._abort_lock:
+            if not self._aborted:
+                self._streaming.add(response)
+                return self._http_chunks(url, response)
+        response.close()
+        raise self._stopped(shown)
+
+    @staticmethod
+    def _stopped(shown: str) -> exceptions.DownloadError:
+        return exceptions.DownloadError(f"download of {shown} stopped: tufpip is stopping")
 
     def _http_chunks(self, url: str, response: requests.Response) -> Iterator[bytes]:
         """Yield the body as sent, without content decoding.
@@ -296,10 +329,14 @@ class RequestsFetcher(FetcherInterface):
                 f"download of {shown} stalled: no data for {self.read_timeout:g} s"
             ) from e
         except (urllib3.exceptions.HTTPError, OSError) as e:
+            if self._aborted:
+                raise self._stopped(shown) from e
             raise exceptions.DownloadError(
                 f"download of {shown} broke off: {_connection_problem(e)}"
             ) from e
         finally:
+            with self._abort_lock:
+                self._streaming.discard(response)
             response.close()
 
     def _fetch_file(self, url: str) -> Iterator[bytes]:

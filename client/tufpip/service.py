@@ -18,9 +18,13 @@ Rules:
   a file (``hold_lock=False``): a ``tufpip install`` on the same home waits
   at most for one of those, never for the service's lifetime.
 - A replaced session is closed once no request uses it any more.
-- SIGINT and SIGTERM stop the service: it stops accepting requests, waits
-  for a verification in progress (so no temporary file stays in the cache),
-  closes its sessions and returns; the lock is held by no one.
+- SIGINT and SIGTERM stop the service: it stops accepting requests, aborts
+  the downloads in progress (a stalled repository does not hold it up for
+  the read timeout; ``Session.abort``), waits for their verifications to
+  fail (so their temporary files are removed and the target cache holds only
+  whole, verified files), closes its sessions and returns; the lock is held
+  by no one. A refresh in progress is waited for (bounded by the fetcher's
+  timeouts).
 - It binds 127.0.0.1 unless given another IP address (a host name is
   refused: it could resolve to anything). A non-loopback address is logged
   as a warning: anyone who can reach it can read every target.
@@ -103,10 +107,12 @@ class FreshTargets:
             pass
 
     def close(self) -> None:
-        """Stop refreshing; close every session once its verification in progress ended."""
+        """Stop refreshing, abort the downloads in progress, then close every session."""
         with self._refreshing, self._counts:
             self._closed = True
             live, self._live, self._current = self._live, [], None
+        for refresh in live:
+            refresh.session.abort()
         for refresh in live:
             refresh.session.__exit__(None, None, None)
 

@@ -71,7 +71,7 @@ if TYPE_CHECKING:
     from tuf.api.metadata import TargetFile
     from tuf.ngclient import Updater
 
-    from tufpip.fetcher import ObservingFetcher
+    from tufpip.fetcher import ObservingFetcher, RequestsFetcher
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,7 @@ class Session:
         self._pages: dict[str, PageFiles | None] = {}
         self._warned: set[str] = set()
         self._recorder: ObservingFetcher | None = None
+        self._fetcher: RequestsFetcher | None = None
         self._seen = Seen(trusted_dir=repository.metadata_dir)
         self._updater: Updater | None = None
         self._resources = contextlib.ExitStack()
@@ -124,7 +125,7 @@ class Session:
 
             importlib.import_module("tufindex.dependencies")
 
-            fetcher = RequestsFetcher()
+            fetcher = self._fetcher = RequestsFetcher()
             stack.callback(fetcher.close)
             self._recorder = ObservingFetcher(fetcher, self.repository.metadata_url, self._seen)
             try:
@@ -154,6 +155,15 @@ class Session:
         with self._lock:
             self._updater = None
             self._resources.close()
+
+    def abort(self) -> None:
+        """Make a download in progress in another thread fail now (the service stopping).
+
+        Its temporary file is removed (``state.incoming``) and the cache keeps
+        only whole, verified files; ``__exit__`` waits only for it to fail.
+        """
+        if self._fetcher is not None:
+            self._fetcher.abort()
 
     def _state_lock(self) -> AbstractContextManager[None]:
         """The state lock for one call into the Updater, unless held for the whole session."""

@@ -232,11 +232,14 @@ def trickle(interval: float, data: bytes | None = None) -> Behaviour:
     return respond
 
 
-def stall() -> Behaviour:
-    """Send the status line and headers, then nothing, until the server stops."""
+def stall(keep: int = 0) -> Behaviour:
+    """Send the status line and headers and the first ``keep`` bytes of the honest
+    body, then nothing, until the server stops."""
 
     def respond(handler: _Handler, honest: Honest) -> None:
         handler.headers_for(200, len(honest or b"x"))
+        if keep and not handler.write((honest or b"")[:keep]):
+            return
         handler.server.stopping.wait()
         handler.close_connection = True
 

@@ -214,6 +214,33 @@ def test_stalled_server_is_slow_retrieval(server: Server) -> None:
     assert url in str(info.value)
 
 
+def test_abort_ends_a_stalled_download_at_once_and_refuses_later_ones(server: Server) -> None:
+    """``abort`` (the service stopping) wakes a read blocked on a stalled server."""
+    server.replies["/targets/x.whl"] = Reply(body=b"y" * 10_000, stall=3)
+    url = f"{server.url}/targets/x.whl"
+    outcome: list[BaseException] = []
+
+    def download() -> None:
+        try:
+            fetcher.download_bytes(url, 10_000)
+        except exceptions.DownloadError as exc:
+            outcome.append(exc)
+
+    with RequestsFetcher(read_timeout=30) as fetcher:
+        worker = threading.Thread(target=download)
+        worker.start()
+        while not server.seen:
+            time.sleep(0.01)
+        time.sleep(0.1)  # the headers arrived: the worker is reading the body
+        started = time.monotonic()
+        fetcher.abort()
+        worker.join(2)
+        assert time.monotonic() - started < 1
+        with pytest.raises(exceptions.DownloadError, match="stopped: tufpip is stopping"):
+            fetcher.download_bytes(url, 10_000)
+    assert [str(e) for e in outcome] == [f"download of {url} stopped: tufpip is stopping"]
+
+
 def test_connection_lost_mid_body(server: Server, fetcher: RequestsFetcher) -> None:
     # A short body must fail, not pass as a complete (shorter) file.
     server.replies["/targets/x.whl"] = Reply(body=b"y" * 10_000, cut=True)

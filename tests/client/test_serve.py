@@ -13,21 +13,25 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.attacks.attacker import CHUNK, AttackerServer, stall
 from tests.client.helpers import Served, Tufpip, installed, publish_expired_timestamp
 from tests.support.distributions import make_wheel
 from tests.support.repositories import build_repository, repo_sign, served
 from tufpip.index import JSON
 
 UV = Path(sys.executable).parent / "uv"
+LARGE = "packages/large/large-1.0-py3-none-any.whl"
 
 
 @dataclass
@@ -112,6 +116,8 @@ def dists(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
         make_wheel(directory, "alpha", "1.0", requires=["beta>=1"]),
         make_wheel(directory, "beta", "1.0"),
         make_wheel(directory, "zeta", "1.2.3"),
+        # Several chunks even once compressed: a download that can stall half-way.
+        make_wheel(directory, "large", "1.0", body=f"DATA = {os.urandom(200_000).hex()!r}\n"),
     ]
 
 
@@ -144,10 +150,12 @@ def test_pip_and_uv_install_through_the_service(
         # An install on the same home, while the service serves pip and uv, is not blocked.
         command = [sys.executable, "-m", "tufpip", "install", "--python", str(pythons[2]), "zeta"]
         with subprocess.Popen(command, env=tufpip.env(), stderr=subprocess.PIPE, text=True) as own:
-            result = pip_install(pythons[0], service.url, "alpha")
-            assert result.returncode == 0, result.stderr
-            result = uv_pip_install(pythons[1], service.url, "alpha")
-            assert result.returncode == 0, result.stderr
+            # pip and uv at the same time: both ask for the same pages and files.
+            with ThreadPoolExecutor(2) as pool:
+                pip = pool.submit(pip_install, pythons[0], service.url, "alpha")
+                uv = pool.submit(uv_pip_install, pythons[1], service.url, "alpha")
+                for result in (pip.result(), uv.result()):
+                    assert result.returncode == 0, result.stderr
             assert own.wait(timeout=60) == 0, own.stderr.read() if own.stderr else ""
         assert service.get("/simple/not-a-project/")[0] == 404
         assert service.get("/elsewhere")[0] == 404
@@ -231,15 +239,44 @@ def test_an_expired_repository_is_a_503_with_the_reason(tufpip: Tufpip, changing
         assert service.get("/simple/")[0] == 503
 
 
-def test_sigterm_stops_it_cleanly(tufpip: Tufpip, shared: Served) -> None:
-    trust(tufpip, shared)
-    with serving(tufpip) as service:
-        assert service.get("/packages/alpha/alpha-1.0-py3-none-any.whl")[0] == 200
-        assert service.stop() == 0
+def test_sigterm_mid_download_leaves_only_verified_files(
+    tufpip: Tufpip, shared: Served, venv: Path
+) -> None:
+    """The repository stalls half-way through a file: SIGTERM ends the service at once
+    (not after the read timeout), with no partial file, temporary file or lock left."""
+    stored = shared.stored(LARGE)
+    url_path = "/" + stored.relative_to(shared.workspace.root).as_posix()
+    mirror = AttackerServer(shared.workspace.root)
+    mirror.attack(url_path, stall(keep=CHUNK))
     state = tufpip.home / "repositories" / "default"
-    assert not [p for p in state.rglob("*") if p.name.startswith((".incoming", "tmp"))]
-    with open(state / "lock", "rb") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody holds it
+    with mirror.running():
+        trust(tufpip, Served(shared.workspace, mirror.url))
+        with serving(tufpip) as service, ThreadPoolExecutor(1) as pool:
+            assert service.versions("large") == ["1.0"]
+            download = pool.submit(service.get, "/" + LARGE)
+            deadline = time.monotonic() + 30
+            while mirror.sent[url_path] < CHUNK and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert mirror.sent[url_path] == CHUNK < stored.stat().st_size
+            stopping = time.monotonic()
+            assert service.stop() == 0
+            assert time.monotonic() - stopping < 5  # the read timeout is 30 s
+            assert download.exception() is not None or download.result()[0] == 502
+        assert not [p for p in state.rglob("*") if p.name.startswith((".incoming", "tmp"))]
+        with open(state / "lock", "rb") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody holds it
+        cached = [p for p in (state / "targets").rglob("*") if p.is_file()]
+        assert cached and not (state / "targets" / LARGE).exists()
+        for file in cached:  # each one the repository's signed file, whole
+            target = file.relative_to(state / "targets").as_posix()
+            assert file.read_bytes() == shared.stored(target).read_bytes(), target
+        mirror.honest()
+        with serving(tufpip) as service:
+            result = uv_pip_install(venv, service.url, "large")
+            assert result.returncode == 0, result.stderr
+            assert service.stop() == 0
+    assert installed(venv) == {"large"}
+    assert (state / "targets" / LARGE).read_bytes() == stored.read_bytes()
 
 
 def test_a_host_name_or_a_taken_port_is_refused(tufpip: Tufpip, shared: Served) -> None:

@@ -338,7 +338,8 @@ def audit(client: Client, python: str | None, as_json: bool) -> None:
         names = {(problem.name, problem.version) for problem in report.problems}
         raise AuditFailed(
             f"{len(report.problems)} problems in {len(names)} of {report.distributions}"
-            f" distributions of {report.python}"
+            f" distributions of {report.python}: reinstall them with tufpip install"
+            " --force-reinstall, or remove what the repository does not sign"
         )
     if not as_json:
         click.echo(

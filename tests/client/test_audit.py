@@ -92,7 +92,8 @@ def test_each_problem_is_one_line_and_exit_4(
         ]
     )
     assert last_line(result) == (
-        f"tufpip: error: 7 problems in 5 of 5 distributions of {bin_dir}/python"
+        f"tufpip: error: 7 problems in 5 of 5 distributions of {bin_dir}/python: reinstall"
+        " them with tufpip install --force-reinstall, or remove what the repository does not sign"
     )
     as_json = trusting("audit", "--json", "--python", venv)
     assert as_json.returncode == 4

@@ -70,7 +70,7 @@ from packaging.version import InvalidVersion, Version
 
 from tufindex import targetpaths
 from tufpip import probe
-from tufpip.errors import NotFound, ProjectQuarantined, VerificationError
+from tufpip.errors import NotFound, ProjectQuarantined, UsageError, VerificationError
 from tufpip.installer import interpreter
 
 if TYPE_CHECKING:
@@ -178,7 +178,10 @@ class Installed:
     @classmethod
     def at(cls, path: Path) -> Installed:
         """Name and version from the folder's metadata, else from the folder's name."""
-        metadata = importlib.metadata.Distribution.at(path).metadata
+        try:
+            metadata = importlib.metadata.Distribution.at(path).metadata
+        except UnicodeDecodeError:
+            metadata = None
         stem_name, _, stem_version = path.stem.partition("-")
         name = (metadata["Name"] if metadata else None) or stem_name
         version = (metadata["Version"] if metadata else None) or stem_version
@@ -200,7 +203,10 @@ def environment(python: str) -> Environment:
         UsageError: It cannot be found or run.
     """
     found = probe.run(interpreter(python), _PROBE, "the installation paths", flags=["-S"])
-    return Environment(found["python"], found["version"], found["paths"])
+    try:
+        return Environment(found["python"], found["version"], dict(found["paths"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"cannot read the installation paths of {python}: {exc!r}") from exc
 
 
 def check(env: Environment, session: Session) -> Report:
@@ -330,22 +336,26 @@ def _check_file(
 ) -> ProblemKind | None:
     if not target.is_file():
         return "missing file"
-    data = target.read_bytes()
     parts = entry.split("/")
-    if parts[0].endswith(".data") and parts[1:2] == ["scripts"]:
-        signed = archive.read(entry)
-        if signed.startswith(b"#!python"):
-            return None if _same_script(env, data, signed) else "modified file"
-    algorithm, _, digest = signed_hash.partition("=")
-    if not digest or algorithm not in hashlib.algorithms_guaranteed:
-        algorithm, digest = "sha256", _digest("sha256", archive.read(entry))
-    return None if _digest(algorithm, data) == digest else "modified file"
+    try:
+        if parts[0].endswith(".data") and parts[1:2] == ["scripts"]:
+            signed = archive.read(entry)
+            if signed.startswith(b"#!python"):
+                same = _same_script(env, target.read_bytes(), signed)
+                return None if same else "modified file"
+        algorithm, _, digest = signed_hash.partition("=")
+        if not digest or algorithm not in hashlib.algorithms_guaranteed:
+            algorithm, digest = "sha256", _encode(hashlib.sha256(archive.read(entry)).digest())
+        with target.open("rb") as installed:
+            actual = _encode(hashlib.file_digest(installed, algorithm).digest())
+    except OSError as exc:
+        raise UsageError(f"cannot read {target}: {exc.strerror}") from exc
+    return None if actual == digest else "modified file"
 
 
-def _digest(algorithm: str, data: bytes) -> str:
+def _encode(digest: bytes) -> str:
     """A RECORD hash: urlsafe base64 without padding."""
-    raw = hashlib.new(algorithm, data).digest()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def _same_script(env: Environment, installed: bytes, signed: bytes) -> bool:

@@ -31,7 +31,7 @@ Rules:
   ``#!python`` gets a launcher from the installer instead of that line:
   ``#!PY`` (pip, uv), or ``#!/bin/sh`` and an ``exec 'PY'`` line (uv, when
   PY is long or has spaces). It matches when PY is the environment's
-  interpreter (a file in its scripts folder that is that interpreter) and
+  interpreter (its path, or the same file in its scripts folder) and
   every byte after the launcher is the signed script's after its first line.
 - Written by the installer, and excluded by rule on both sides (never
   compared, never unexpected): ``RECORD``, ``INSTALLER``, ``REQUESTED``,
@@ -157,7 +157,10 @@ class Environment:
         return found
 
     def is_own_python(self, path: str) -> bool:
-        """Whether ``path`` names this interpreter, in the environment's scripts folder."""
+        """Whether ``path`` names this interpreter: its own path, or the same file in
+        the environment's scripts folder (``python3`` beside ``python``)."""
+        if path == self.python:
+            return True
         scripts = os.path.realpath(self.paths["scripts"])
         try:
             return os.path.realpath(os.path.dirname(path)) == scripts and os.path.samefile(
@@ -224,16 +227,19 @@ def check(env: Environment, session: Session) -> Report:
 
 def _check_one(env: Environment, installed: Installed, session: Session) -> list[Problem]:
     name = targetpaths.normalize(installed.name)
+    page_path = targetpaths.project_page(name)
     try:
-        page = json.loads(session.read(targetpaths.project_page(name)))
+        files = json.loads(session.read(page_path))["files"]
     except NotFound:
         return [installed.problem("unsigned distribution")]
     except ProjectQuarantined:
         return [installed.problem("quarantined project")]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise VerificationError(f"signed {page_path} is not a page tufpip reads: {exc}") from exc
     version = _parse(installed.version)
     signed = [
         entry["filename"]
-        for entry in page.get("files", [])
+        for entry in files
         if isinstance(entry, dict) and version is not None and _version_of(entry) == version
     ]
     if not signed:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from tufpip import urls
-from tufpip.errors import EXIT_CODES, TufpipError, UsageError
+from tufpip.errors import EXIT_CODES, AuditFailed, TufpipError, UsageError
 from tufpip.state import DEFAULT_NAME
 
 if TYPE_CHECKING:
@@ -305,6 +305,47 @@ def verify(client: Client, as_json: bool, files: tuple[Path, ...]) -> None:
     failures = [r.error for r in results if r.error is not None]
     if failures:
         raise failures[0]
+
+
+@cli.command()
+@click.option(
+    "--python",
+    metavar="PATH",
+    help="Audit the environment of this Python (default: the active virtual environment).",
+)
+@_json_option
+@click.pass_obj
+def audit(client: Client, python: str | None, as_json: bool) -> None:
+    """Check installed distributions and files against the wheels the repository signs.
+
+    One line per problem on stdout (JSON: a list of {name, version, problem,
+    path}); exit status 4 if there is any.
+    """
+    from tufpip.installer import target_python
+
+    target = target_python(python, os.environ)
+    if target is None:
+        raise UsageError(
+            "no active virtual environment to audit: activate one, or pass --python PATH"
+        )
+    report = client.audit(target)
+    if as_json:
+        _echo_json([problem.to_json() for problem in report.problems])
+    else:
+        for problem in report.problems:
+            click.echo(str(problem))
+    if report.problems:
+        names = {(problem.name, problem.version) for problem in report.problems}
+        raise AuditFailed(
+            f"{len(report.problems)} problems in {len(names)} of {report.distributions}"
+            f" distributions of {report.python}: reinstall them with tufpip install"
+            " --force-reinstall, or remove what the repository does not sign"
+        )
+    if not as_json:
+        click.echo(
+            f"OK: {report.distributions} distributions of {report.python} match the wheels"
+            " the repository signs"
+        )
 
 
 @cli.command(name="list")

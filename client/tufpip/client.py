@@ -59,6 +59,8 @@ from tufpip.state import DEFAULT_NAME, Home, Repository, make_private_folder
 if TYPE_CHECKING:
     from tuf.api.metadata import Metadata, Root
 
+    from tufpip.audit import Report
+
 logger = logging.getLogger(__name__)
 
 
@@ -205,6 +207,17 @@ class Client:
                     error = exc
                 results.append(Verification(file, target, error))
         return results
+
+    def audit(self, python: str) -> Report:
+        """Check the environment of ``python`` against the signed wheels (``audit``).
+
+        The environment is read before the refresh, outside the state lock.
+        """
+        from tufpip import audit
+
+        environment = audit.environment(python)
+        with Session(self.repository, self.progress) as session:
+            return audit.check(environment, session)
 
     def projects(self) -> list[str]:
         """Names of the projects the repository signs."""

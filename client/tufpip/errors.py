@@ -56,6 +56,10 @@ class UnsignedDependency(VerificationError):
     """A signed file whose dependencies send the installer to an unsigned source (a URL)."""
 
 
+class AuditFailed(VerificationError):
+    """Installed distributions or files that differ from what the repository signs."""
+
+
 class NotFound(TufpipError):
     """A project, file or target that the repository does not sign."""
 
@@ -103,8 +107,8 @@ EXIT_CODES: dict[int, str] = {
     1: "the installer failed for a reason of its own (its output says why)",
     2: "usage error: unknown command, bad option or URL, nothing to install into",
     3: "refused: an option or requirement names another package source",
-    4: "verification failed: rollback, freeze, tampering, bad signatures, or a signed file"
-    " whose dependencies name a URL",
+    4: "verification failed: rollback, freeze, tampering, bad signatures, a signed file"
+    " whose dependencies name a URL, or an audit that found problems",
     5: "not found: the repository signs no such project or file, or quarantined it",
     6: "network: the repository could not be reached",
     7: "local state: no repository recorded, unknown repository, unreadable state",

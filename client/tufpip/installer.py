@@ -150,7 +150,7 @@ class Installer:
         else:
             general.append(f"--cache-dir={cache}")
         index = ["--index-url", index_url, "--trusted-host", urlsplit(index_url).netloc]
-        python = sys.executable if self.python is None else _interpreter(self.python)
+        python = sys.executable if self.python is None else interpreter(self.python)
         isolation = "-E" if "--user" in args else "-I"
         return [python, isolation, _pip_runner(), *general, action, *index, *args]
 
@@ -196,7 +196,7 @@ def _pip_runner() -> str:
     return str(Path(spec.origin).resolve().parent / "__pip-runner__.py")
 
 
-def _interpreter(python: str) -> str:
+def interpreter(python: str) -> str:
     """The interpreter ``--python`` names, as pip finds it: a file, or a venv folder's.
 
     Made absolute (symbolic links kept: a venv's ``python`` is one), as the

@@ -20,10 +20,8 @@ Rules:
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,6 +36,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from tufindex import targetpaths
+from tufpip import probe
 from tufpip.errors import RefusedSource, UsageError
 
 _LOCK_NAME = re.compile(r"pylock(\.[^.]+)?\.toml")
@@ -71,17 +70,10 @@ def target_environment(python: str) -> dict[str, str]:
         UsageError: It cannot be run.
     """
     packaging_parent = os.path.dirname(os.path.dirname(packaging.__file__))
-    try:
-        result = subprocess.run(
-            [python, "-I", "-c", _ENVIRONMENT_PROBE, packaging_parent],
-            capture_output=True,
-            text=True,
-            check=True,
-            stdin=subprocess.DEVNULL,
-        )
-        return json.loads(result.stdout)
-    except (OSError, subprocess.CalledProcessError, json.JSONDecodeError) as exc:
-        raise UsageError(f"cannot read the marker environment of {python}: {exc}") from exc
+    environment: dict[str, str] = probe.run(
+        python, _ENVIRONMENT_PROBE, "the marker environment", args=[packaging_parent]
+    )
+    return environment
 
 
 def read(text: str, environment: Mapping[str, str], where: str) -> list[Locked]:

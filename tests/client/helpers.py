@@ -65,11 +65,27 @@ class Served:
 
 
 def distributions(directory: Path) -> list[Path]:
-    """A dependency chain, an extra, an sdist needing the index's build backend."""
+    """A dependency chain, an extra, scripts, an sdist needing the index's build backend.
+
+    epsilon has a console script (installers write its wrapper) and a script
+    in ``.data/scripts`` whose ``#!python`` line installers rewrite.
+    """
     return [
         make_wheel(directory, "alpha", "1.0", requires=["beta>=1"]),
         make_wheel(directory, "beta", "1.0"),
-        make_wheel(directory, "epsilon", "3.0", extras={"fast": ["zeta"]}),
+        make_wheel(
+            directory,
+            "epsilon",
+            "3.0",
+            extras={"fast": ["zeta"]},
+            body="def main() -> None:\n    print(VERSION)\n",
+            files={
+                "epsilon-3.0.dist-info/entry_points.txt": "[console_scripts]\n"
+                "epsilon-cli = epsilon:main\n",
+                "epsilon-3.0.data/scripts/epsilon-tool": "#!python\nimport epsilon\n"
+                "epsilon.main()\n",
+            },
+        ),
         make_wheel(directory, "zeta", "1.2.3"),
         make_sdist(directory, "lambda-pkg", "1.0", requires=["beta"]),
         make_backend_wheel(directory),

@@ -88,5 +88,7 @@ def test_project_status_warns_then_refuses(client: Tufpip, curated: Served, venv
                 "tufpip: error: refused: project alpha is quarantined: compromised"
             )
         assert installed_version(venv, "alpha") == "2.0"
+        audit = client("audit", "--python", venv)  # installed before the quarantine
+        assert (audit.returncode, audit.stdout) == (4, "quarantined project alpha 2.0\n")
     finally:
         curate(curated, "project-status", "alpha", "active")

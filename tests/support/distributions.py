@@ -23,14 +23,18 @@ def make_wheel(
     extras: Mapping[str, list[str]] | None = None,
     requires_python: str | None = None,
     body: str = "",
+    files: Mapping[str, str] | None = None,
 ) -> Path:
-    """A pure-Python wheel whose module ``name`` exposes ``VERSION``."""
+    """A pure-Python wheel whose module ``name`` exposes ``VERSION``.
+
+    ``files`` adds more (path in the wheel -> text), such as
+    ``NAME-VERSION.dist-info/entry_points.txt`` or ``NAME-VERSION.data/scripts/X``.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     source = f"VERSION = {version!r}\n{body}"
     metadata = tinybackend.core_metadata(name, version, requires, extras, requires_python)
-    filename = tinybackend.write_wheel(
-        str(directory), name, version, {f"{module_name(name)}/__init__.py": source}, metadata
-    )
+    contents = {f"{module_name(name)}/__init__.py": source, **(files or {})}
+    filename = tinybackend.write_wheel(str(directory), name, version, contents, metadata)
     return directory / filename
 
 

@@ -58,7 +58,7 @@ from tufpip.arguments import PIP, UV, Option
 from tufpip.errors import UsageError
 
 InstallerName = Literal["pip", "uv"]
-Action = Literal["install", "download"]
+Action = Literal["install", "download", "lock"]
 
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 _DROPPED_PROXY_VARIABLES = {*_PROXY_VARIABLES, "no_proxy", "ftp_proxy"}
@@ -117,6 +117,11 @@ class Installer:
     def options(self) -> Mapping[str, Option]:
         """The installer's allow-list of options, for ``arguments.canonical_arguments``."""
         return PIP if self.name == "pip" else UV
+
+    @property
+    def cutoff_option(self) -> str:
+        """The option that leaves out files uploaded after a time (pip's, or uv's)."""
+        return "--uploaded-prior-to" if self.name == "pip" else "--exclude-newer"
 
     def command(
         self, action: Action, index_url: str, args: Sequence[str], cache: Path | None = None

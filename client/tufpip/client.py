@@ -39,7 +39,6 @@ import json
 import logging
 import socket
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -200,7 +199,7 @@ class Client:
         """The PEP 751 lock (``lockwriter``) of what pip resolves for ``args``."""
         with tempfile.TemporaryDirectory(prefix="tufpip-lock-") as folder:
             resolved = Path(folder) / "pylock.toml"
-            environment = locks.target_environment(installer.python or sys.executable)
+            environment = locks.target_environment(installer.interpreter)
 
             def rewrite(session: Session) -> str:
                 packages = locks.read(resolved.read_text(encoding="utf-8"), environment, "pip lock")
@@ -293,7 +292,7 @@ class Client:
             folders = private / "requirements", private / "cwd"
             for folder in folders:
                 folder.mkdir()
-            files = RequirementFiles(folders[0], installer.environ, installer.python)
+            files = RequirementFiles(folders[0], installer.environ, installer.interpreter)
             table = LOCK if action == "lock" else installer.options
             canonical = canonical_arguments(args, table, files, local=action != "lock")
             repository = self.repository

@@ -119,6 +119,15 @@ class Installer:
         return PIP if self.name == "pip" else UV
 
     @property
+    def interpreter(self) -> str:
+        """The target environment's interpreter, found as pip finds ``--python``.
+
+        Raises:
+            UsageError: There is none.
+        """
+        return sys.executable if self.python is None else _interpreter(self.python)
+
+    @property
     def cutoff_option(self) -> str:
         """The option that leaves out files uploaded after a time (pip's, or uv's)."""
         return "--uploaded-prior-to" if self.name == "pip" else "--exclude-newer"
@@ -146,7 +155,7 @@ class Installer:
                 "--index-strategy",
                 "first-index",
                 "--python",
-                self.python or sys.executable,
+                self.interpreter,
                 *args,
             ]
         general = ["--isolated", "--disable-pip-version-check", "--no-input"]
@@ -155,7 +164,7 @@ class Installer:
         else:
             general.append(f"--cache-dir={cache}")
         index = ["--index-url", index_url, "--trusted-host", urlsplit(index_url).netloc]
-        python = sys.executable if self.python is None else _interpreter(self.python)
+        python = self.interpreter
         isolation = "-E" if "--user" in args else "-I"
         return [python, isolation, _pip_runner(), *general, action, *index, *args]
 

@@ -109,8 +109,9 @@ def test_cooldown_of_the_repository_record(tufpip: Tufpip, curated: Served, tmp_
 
     old = "2022-01-01T00:00:00Z"
     for installer, cutoff in (("pip", "--uploaded-prior-to"), ("uv", "--exclude-newer")):
-        target = new_venv(tmp_path / installer) / "bin" / "python"
-        args = ("--installer", installer, "--python", target)
+        folder = new_venv(tmp_path / installer)  # --python names a venv folder, as pip's does
+        target = folder / "bin" / "python"
+        args = ("--installer", installer, "--python", folder)
         result = tufpip("install", *args, cutoff, old, "alpha")
         assert result.returncode == 0, result.stderr
         assert installed_version(target, "alpha") == "1.0"  # the user's cutoff wins

@@ -44,8 +44,9 @@ def plain(*command: str | Path) -> subprocess.CompletedProcess[str]:
 def test_lock_installs_with_plain_uv_and_again_with_tufpip(
     trusting: Tufpip, repository: Served, tmp_path: Path
 ) -> None:
-    target = new_venv(tmp_path / "venv") / "bin" / "python"
-    result = trusting("lock", "--python", target, "-o", "pylock.dev.toml", "alpha", cwd=tmp_path)
+    folder = new_venv(tmp_path / "venv")  # --python names a venv folder, as pip's does
+    target = folder / "bin" / "python"
+    result = trusting("lock", "--python", folder, "-o", "pylock.dev.toml", "alpha", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert last_line(result) == "wrote pylock.dev.toml: 2 packages"
     lock_file = tmp_path / "pylock.dev.toml"

@@ -62,6 +62,15 @@ def _json_option(command: F) -> F:
     )(command)
 
 
+def _python_option(purpose: str) -> Callable[[F], F]:
+    """``--python PATH``: the target environment, which the command's ``purpose`` names."""
+    return click.option(
+        "--python",
+        metavar="PATH",
+        help=f"{purpose} the environment of this Python (default: the active virtual environment).",
+    )
+
+
 @click.group(
     no_args_is_help=False,  # "Missing command": one line, as every usage error
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -158,11 +167,7 @@ def forget(client: Client, name: str) -> None:
 
 @cli.command(context_settings=_PASS_THROUGH)
 @click.option("--installer", type=click.Choice(["pip", "uv"]), default="pip", show_default=True)
-@click.option(
-    "--python",
-    metavar="PATH",
-    help="Install into the environment of this Python (default: the active virtual environment).",
-)
+@_python_option("Install into")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
 def install(
@@ -198,11 +203,7 @@ def _installs_elsewhere(args: Sequence[str], installer: Installer) -> bool:
 
 @cli.command(context_settings=_PASS_THROUGH)
 @click.option("-d", "--dest", type=click.Path(file_okay=False, path_type=Path), default=".")
-@click.option(
-    "--python",
-    metavar="PATH",
-    help="Resolve for the environment of this Python (default: the active virtual environment).",
-)
+@_python_option("Resolve for")
 @_json_option
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
@@ -234,7 +235,7 @@ def _files(folder: Path) -> dict[str, tuple[int, int]]:
 
 @contextlib.contextmanager
 def _stdout_on_stderr() -> Iterator[None]:
-    """Send what the installer writes on stdout to stderr, so stdout holds the JSON only."""
+    """Send what the installer writes on stdout to stderr: stdout holds tufpip's document only."""
     sys.stdout.flush()
     saved = os.dup(1)
     os.dup2(2, 1)
@@ -255,11 +256,7 @@ def _stdout_on_stderr() -> Iterator[None]:
     metavar="FILE",
     help="The lock file to write: pylock.toml or pylock.NAME.toml (-: stdout).",
 )
-@click.option(
-    "--python",
-    metavar="PATH",
-    help="Resolve for the environment of this Python (default: the active virtual environment).",
-)
+@_python_option("Resolve for")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
 def lock(client: Client, output: str, python: str | None, args: tuple[str, ...]) -> None:

@@ -199,9 +199,9 @@ class Client:
         """The PEP 751 lock (``lockwriter``) of what pip resolves for ``args``."""
         with tempfile.TemporaryDirectory(prefix="tufpip-lock-") as folder:
             resolved = Path(folder) / "pylock.toml"
-            environment = locks.target_environment(installer.interpreter)
 
             def rewrite(session: Session) -> str:
+                environment = locks.target_environment(installer.interpreter)
                 packages = locks.read(resolved.read_text(encoding="utf-8"), environment, "pip lock")
                 return lockwriter.render(session, packages, "pip lock")
 
@@ -292,7 +292,7 @@ class Client:
             folders = private / "requirements", private / "cwd"
             for folder in folders:
                 folder.mkdir()
-            files = RequirementFiles(folders[0], installer.environ, installer.interpreter)
+            files = RequirementFiles(folders[0], installer.environ, lambda: installer.interpreter)
             table = LOCK if action == "lock" else installer.options
             canonical = canonical_arguments(args, table, files, local=action != "lock")
             repository = self.repository

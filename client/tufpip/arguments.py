@@ -20,6 +20,9 @@ Rules:
   built with build isolation (``--no-build-isolation`` refused). A lock file
   (``-r pylock.toml``) is installed alone, with ``--no-deps``: exactly the
   locked files, nothing resolved.
+- ``tufpip lock`` takes ``LOCK``: the options of ``PIP`` that ``pip lock``
+  has, and no local project or file (``local=False``): a lock holds only
+  files the repository signs.
 """
 
 from __future__ import annotations
@@ -137,6 +140,16 @@ PIP: Mapping[str, Option] = _table(
     ("--build-constraint", R, None),
     ("-e --editable", E, None),
 )
+_LOCK_OPTIONS = (
+    *("--ignore-requires-python", "--no-deps", "--pre", "--no-build-isolation", "--use-pep517"),
+    *("--check-build-dependencies", "--quiet", "--verbose", "--no-color", "--no-cache-dir"),
+    *("--no-clean", "--prefer-binary", "--require-hashes", "--progress-bar", "--only-binary"),
+    *("--no-binary", "--uploaded-prior-to", "--config-settings", "--default-timeout"),
+    *("--retries", "--log", "--requirement", "--constraint", "--build-constraint"),
+)
+LOCK: Mapping[str, Option] = {
+    spelling: option for spelling, option in PIP.items() if option.name in _LOCK_OPTIONS
+}
 UV: Mapping[str, Option] = _table(
     ("-U --upgrade", F, None),
     ("--reinstall", F, None),
@@ -186,12 +199,14 @@ def canonical_arguments(
     table: Mapping[str, Option],
     files: RequirementFiles,
     cwd: Path | None = None,
+    local: bool = True,
 ) -> list[str]:
     """The installer arguments for the user's ``args``, built from ``table``.
 
     Relative paths and requirements files are taken from ``cwd`` (default:
     the current folder); files are copied, canonical, by ``files``, which
-    also collects the pins to check before the installer starts.
+    also collects the pins to check before the installer starts. Without
+    ``local``, a positional local path (project or file) is refused.
 
     Raises:
         RefusedSource: An option or requirement names another package source.
@@ -203,6 +218,10 @@ def canonical_arguments(
     local_projects = False
     for spelling, option, value in _parse(args, table):
         if option is None:
+            if not local and projects.local_path(value, base) is not None:
+                raise RefusedSource(
+                    f"{value}: a lock holds only files the repository signs: name requirements"
+                )
             rendered, is_project = _positional(value, base, files)
             requirements.append(rendered)
             local_projects |= is_project

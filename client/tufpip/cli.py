@@ -62,6 +62,15 @@ def _json_option(command: F) -> F:
     )(command)
 
 
+def _python_option(purpose: str) -> Callable[[F], F]:
+    """``--python PATH``: the target environment, which the command's ``purpose`` names."""
+    return click.option(
+        "--python",
+        metavar="PATH",
+        help=f"{purpose} the environment of this Python (default: the active virtual environment).",
+    )
+
+
 @click.group(
     no_args_is_help=False,  # "Missing command": one line, as every usage error
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -95,6 +104,12 @@ def cli(ctx: click.Context, repository: str | None, verbose: bool, debug: bool) 
 @click.option(
     "--force", is_flag=True, help="Replace a repository recorded as NAME, wiping its state."
 )
+@click.option(
+    "--cooldown",
+    type=click.IntRange(min=0),
+    metavar="DAYS",
+    help="Resolve only files uploaded at least DAYS ago, unless a command says otherwise.",
+)
 @click.pass_obj
 def init(
     client: Client,
@@ -104,6 +119,7 @@ def init(
     trust_on_first_use: bool,
     yes: bool,
     force: bool,
+    cooldown: int | None,
 ) -> None:
     """Record the repository at base URL, trusting the root metadata ROOT."""
     url = urls.check(url)
@@ -127,7 +143,7 @@ def init(
         data = metadata.to_bytes()
     else:
         raise UsageError("refusing to trust a repository without --root ROOT_JSON")
-    repository = client.init(url, data, name, force=force)
+    repository = client.init(url, data, name, force=force, cooldown_days=cooldown)
     click.echo(f"recorded repository {repository.name!r} at {urls.redact(repository.url)}")
 
 
@@ -151,11 +167,7 @@ def forget(client: Client, name: str) -> None:
 
 @cli.command(context_settings=_PASS_THROUGH)
 @click.option("--installer", type=click.Choice(["pip", "uv"]), default="pip", show_default=True)
-@click.option(
-    "--python",
-    metavar="PATH",
-    help="Install into the environment of this Python (default: the active virtual environment).",
-)
+@_python_option("Install into")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
 def install(
@@ -191,11 +203,7 @@ def _installs_elsewhere(args: Sequence[str], installer: Installer) -> bool:
 
 @cli.command(context_settings=_PASS_THROUGH)
 @click.option("-d", "--dest", type=click.Path(file_okay=False, path_type=Path), default=".")
-@click.option(
-    "--python",
-    metavar="PATH",
-    help="Resolve for the environment of this Python (default: the active virtual environment).",
-)
+@_python_option("Resolve for")
 @_json_option
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
@@ -227,7 +235,7 @@ def _files(folder: Path) -> dict[str, tuple[int, int]]:
 
 @contextlib.contextmanager
 def _stdout_on_stderr() -> Iterator[None]:
-    """Send what the installer writes on stdout to stderr, so stdout holds the JSON only."""
+    """Send what the installer writes on stdout to stderr: stdout holds tufpip's document only."""
     sys.stdout.flush()
     saved = os.dup(1)
     os.dup2(2, 1)
@@ -237,6 +245,38 @@ def _stdout_on_stderr() -> Iterator[None]:
         sys.stdout.flush()
         os.dup2(saved, 1)
         os.close(saved)
+
+
+@cli.command(context_settings=_PASS_THROUGH)
+@click.option(
+    "-o",
+    "--output",
+    default="pylock.toml",
+    show_default=True,
+    metavar="FILE",
+    help="The lock file to write: pylock.toml or pylock.NAME.toml (-: stdout).",
+)
+@_python_option("Resolve for")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+def lock(client: Client, output: str, python: str | None, args: tuple[str, ...]) -> None:
+    """Write a PEP 751 lock of verified files, with the repository's own URLs.
+
+    Takes requirements, -r and -c files and pip lock's selection options.
+    """
+    from tufpip import lockwriter
+    from tufpip.installer import Installer, target_python
+
+    lockwriter.check_output(output)
+    installer = Installer("pip", target_python(python, os.environ))
+    if output == lockwriter.STDOUT:
+        with _stdout_on_stderr():
+            text = client.lock(args, installer)
+        click.echo(text, nl=False)
+        return
+    text = client.lock(args, installer)
+    lockwriter.save(Path(output), text)
+    click.echo(f"wrote {output}: {text.count('[[packages]]')} packages", err=True)
 
 
 @cli.command()
@@ -403,6 +443,8 @@ def _print_status(report: Status, as_json: bool) -> None:
         expired = "  EXPIRED" if state.expired else ""
         click.echo(f"  {role}: version {state.version}, expires {state.expires}{expired}")
     click.echo(f"  cache: {report.cache_files} files, {report.cache_bytes} bytes")
+    if report.cooldown_days is not None:
+        click.echo(f"  cooldown: {report.cooldown_days} days")
 
 
 def _echo_json(document: object) -> None:

@@ -15,6 +15,13 @@ Rules:
   have, else the installer's exit status.
 - Pins (a local file, a lock's files: ``pins``) are checked in the run's
   session, after the refresh, and the installer starts only once all hold.
+- A repository's cooldown (``init --cooldown DAYS``) becomes the installer's
+  cutoff option (pip's ``--uploaded-prior-to``, uv's ``--exclude-newer``,
+  now minus DAYS in UTC) for every resolution, unless the user gave that
+  option or installs a lock, whose files were chosen already.
+- ``lock`` runs ``pip lock`` through the index like an install; its output
+  is read and rewritten (``lockwriter``) in the same session, so the lock's
+  files are checked against the metadata pip resolved with.
 - Otherwise an install binds the index's socket and starts the installer as
   soon as it holds the state lock, before importing tuf and refreshing: the
   installer's start-up (about 0.3 s for pip) overlaps tufpip's. The index
@@ -35,14 +42,15 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuf.api import exceptions as tuf_exc
 
 from tufindex import targetpaths
-from tufpip import loopback, pins
-from tufpip.arguments import canonical_arguments
+from tufpip import locks, lockwriter, loopback, pins
+from tufpip.arguments import LOCK, canonical_arguments
 from tufpip.errors import (
     InstallerFailed,
     NotFound,
@@ -91,6 +99,7 @@ class Status:
     roles: dict[str, RoleState]
     cache_files: int
     cache_bytes: int
+    cooldown_days: int | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -98,6 +107,7 @@ class Status:
             "url": self.url,
             "roles": {role: dataclasses.asdict(state) for role, state in self.roles.items()},
             "cache": {"files": self.cache_files, "bytes": self.cache_bytes},
+            "cooldown_days": self.cooldown_days,
         }
 
 
@@ -140,12 +150,18 @@ class Client:
         return root
 
     def init(
-        self, url: str, root: bytes, name: str = DEFAULT_NAME, force: bool = False
+        self,
+        url: str,
+        root: bytes,
+        name: str = DEFAULT_NAME,
+        force: bool = False,
+        cooldown_days: int | None = None,
     ) -> Repository:
         """Record a repository at base ``url`` that trusts the root metadata ``root``.
 
         ``force`` replaces a repository recorded as ``name``: its trusted
         metadata and cache are wiped, once ``root`` was found valid.
+        ``cooldown_days`` is the default cooldown of its installs.
         """
         from tufpip.updater import build_updater
 
@@ -153,7 +169,9 @@ class Client:
         make_private_folder(self.home.path)
         # The repository's lock first, as runs take it (and the home's lock within it).
         with repository.locked(), self.home.locked():
-            repository = self.home.new(name, url, replace=force)
+            repository = dataclasses.replace(
+                self.home.new(name, url, replace=force), cooldown_days=cooldown_days
+            )
             with tempfile.TemporaryDirectory(dir=self.home.path, prefix=".init-") as scratch:
                 trusted = Path(scratch) / "metadata"
                 try:
@@ -178,6 +196,18 @@ class Client:
     def download(self, args: Sequence[str], dest: Path, installer: Installer) -> None:
         """Download the resolved, verified distributions for ``args`` into ``dest``."""
         self._run(installer, "download", ["--dest", str(dest), *args])
+
+    def lock(self, args: Sequence[str], installer: Installer) -> str:
+        """The PEP 751 lock (``lockwriter``) of what pip resolves for ``args``."""
+        with tempfile.TemporaryDirectory(prefix="tufpip-lock-") as folder:
+            resolved = Path(folder) / "pylock.toml"
+
+            def rewrite(session: Session) -> str:
+                environment = locks.target_environment(installer.interpreter)
+                packages = locks.read(resolved.read_text(encoding="utf-8"), environment, "pip lock")
+                return lockwriter.render(session, packages, "pip lock")
+
+            return self._run(installer, "lock", args, [f"--output={resolved}"], rewrite)
 
     def serve(
         self, on_ready: Callable[[str], None], address: str, port: int | None, max_age: float
@@ -255,17 +285,31 @@ class Client:
             )
         cached = [f for f in repository.target_dir.rglob("*") if f.is_file()]
         size = sum(f.stat().st_size for f in cached)
-        return Status(repository.name, repository.url, roles, len(cached), size)
+        return Status(
+            repository.name, repository.url, roles, len(cached), size, repository.cooldown_days
+        )
 
-    def _run(self, installer: Installer, action: Action, args: Sequence[str]) -> None:
+    def _run(
+        self,
+        installer: Installer,
+        action: Action,
+        args: Sequence[str],
+        own: Sequence[str] = (),
+        finish: Callable[[Session], str] | None = None,
+    ) -> str:
+        """Run ``installer``'s ``action`` with the user's ``args`` and tufpip's ``own``
+        options against the verifying index; once it succeeded, ``finish`` runs in the
+        same session and its result is returned (else "")."""
         with contextlib.ExitStack() as stack:
             private = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tufpip-")))
             folders = private / "requirements", private / "cwd"
             for folder in folders:
                 folder.mkdir()
-            files = RequirementFiles(folders[0], installer.environ, installer.python)
-            canonical = canonical_arguments(args, installer.options, files)
+            files = RequirementFiles(folders[0], installer.environ, lambda: installer.interpreter)
+            table = LOCK if action == "lock" else installer.options
+            canonical = canonical_arguments(args, table, files, local=action != "lock")
             repository = self.repository
+            canonical = [*_cooldown(repository, installer, canonical, files), *canonical, *own]
             cache = self.home.installer_cache()
             started: list[tuple[socket.socket, subprocess.Popen[bytes]]] = []
 
@@ -299,8 +343,8 @@ class Client:
             listener, process = started[0]
             with VerifyingIndex(listener, session) as index:
                 status = process.wait()
-        if status == 0:
-            return
+            if status == 0:
+                return "" if finish is None else finish(session)
         if index.failures:
             raise index.failures[0]
         if index.missing:
@@ -320,6 +364,18 @@ class Client:
         logger.info(
             "port %d is taken: the index of %s now uses %d", repository.port, repository.name, port
         )
+
+
+def _cooldown(
+    repository: Repository, installer: Installer, canonical: Sequence[str], files: RequirementFiles
+) -> list[str]:
+    """The cutoff option for ``repository``'s cooldown, unless the user gave one or a lock."""
+    option = installer.cutoff_option
+    given = any(argument.startswith(f"{option}=") for argument in canonical)
+    if repository.cooldown_days is None or given or files.locked:
+        return []
+    cutoff = datetime.now(UTC) - timedelta(days=repository.cooldown_days)
+    return [f"{option}={cutoff:%Y-%m-%dT%H:%M:%SZ}"]
 
 
 def _target_of(filename: str) -> str:

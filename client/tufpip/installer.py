@@ -58,7 +58,7 @@ from tufpip.arguments import PIP, UV, Option
 from tufpip.errors import UsageError
 
 InstallerName = Literal["pip", "uv"]
-Action = Literal["install", "download"]
+Action = Literal["install", "download", "lock"]
 
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 _DROPPED_PROXY_VARIABLES = {*_PROXY_VARIABLES, "no_proxy", "ftp_proxy"}
@@ -118,6 +118,20 @@ class Installer:
         """The installer's allow-list of options, for ``arguments.canonical_arguments``."""
         return PIP if self.name == "pip" else UV
 
+    @property
+    def interpreter(self) -> str:
+        """The target environment's interpreter, found as pip finds ``--python``.
+
+        Raises:
+            UsageError: There is none.
+        """
+        return sys.executable if self.python is None else interpreter(self.python)
+
+    @property
+    def cutoff_option(self) -> str:
+        """The option that leaves out files uploaded after a time (pip's, or uv's)."""
+        return "--uploaded-prior-to" if self.name == "pip" else "--exclude-newer"
+
     def command(
         self, action: Action, index_url: str, args: Sequence[str], cache: Path | None = None
     ) -> list[str]:
@@ -141,7 +155,7 @@ class Installer:
                 "--index-strategy",
                 "first-index",
                 "--python",
-                self.python or sys.executable,
+                self.interpreter,
                 *args,
             ]
         general = ["--isolated", "--disable-pip-version-check", "--no-input"]
@@ -150,7 +164,7 @@ class Installer:
         else:
             general.append(f"--cache-dir={cache}")
         index = ["--index-url", index_url, "--trusted-host", urlsplit(index_url).netloc]
-        python = sys.executable if self.python is None else interpreter(self.python)
+        python = self.interpreter
         isolation = "-E" if "--user" in args else "-I"
         return [python, isolation, _pip_runner(), *general, action, *index, *args]
 

@@ -38,7 +38,7 @@ import re
 import shlex
 import stat
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,16 +139,16 @@ def canonical_requirement(text: str, where: str = "") -> str:
 class RequirementFiles:
     """Reads requirements files and writes their canonical copies into ``folder``.
 
-    ``environ`` is what ``${VAR}`` expands from; ``python`` is the target
+    ``environ`` is what ``${VAR}`` expands from; ``python`` finds the target
     interpreter, whose environment decides a lock's markers (default: the one
-    tufpip runs in). Each distinct file is read once; ``copy`` returns the
+    tufpip runs in), only when a lock is read. Each distinct file is read once; ``copy`` returns the
     path of its canonical copy. ``pins`` collects what the repository must
     sign exactly before the installer may start.
     """
 
     folder: Path
     environ: Mapping[str, str]
-    python: str | None = None
+    python: Callable[[], str] = lambda: sys.executable
     pins: list[Pin] = field(default_factory=list)
     locked: bool = False
     _copies: dict[tuple[int, int], Path] = field(default_factory=dict)
@@ -193,7 +193,7 @@ class RequirementFiles:
             UsageError: It cannot be read, is not valid PEP 751, or does not fit the target.
         """
         text, identity = _read(Path(os.path.join(base, name)), via)
-        environment = locks.target_environment(self.python or sys.executable)
+        environment = locks.target_environment(self.python())
         lines = []
         for package in locks.read(text, environment, name):
             requirement = canonical_requirement(f"{package.name}=={package.version}", f" ({via})")

@@ -322,6 +322,28 @@ class Session:
             raise NotFound(f"{path} is not signed by repository {redact(self.repository.url)}")
         return info
 
+    def download_url(self, info: TargetFile) -> str:
+        """The URL ngclient fetches target ``info`` from, as a plain TUF client would.
+
+        ``DIR/HASH.FILE`` (the first hash listed) when the trusted root sets
+        ``consistent_snapshot``, else ``DIR/FILE``, under the repository's
+        targets URL: ngclient's own rule, with tufpip's ``prefix_targets_with_hash``.
+        """
+        from tuf.api.metadata import Metadata, Root
+
+        with self._lock, self._state_lock():
+            prefixed = self._active_updater().config.prefix_targets_with_hash
+            root_file = self.repository.metadata_dir / "root.json"
+            try:
+                root = Metadata[Root].from_file(str(root_file)).signed
+            except (OSError, tuf_exc.RepositoryError) as exc:
+                raise self.repository.damaged(root_file, exc) from exc
+        path = info.path
+        if root.consistent_snapshot and prefixed:
+            directory, slash, name = path.rpartition("/")
+            path = f"{directory}{slash}{next(iter(info.hashes.values()))}.{name}"
+        return f"{self.repository.targets_url}{path}"
+
     def _active_updater(self) -> Updater:
         if self._updater is None:
             raise RuntimeError("Session used outside its 'with' block")

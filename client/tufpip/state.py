@@ -5,7 +5,8 @@ Layout of the home folder (``TUFPIP_HOME``, else the user's data directory):
 - ``repositories.json``: the recorded repositories, in recording order; the
   first one is the default. Each has a loopback ``port`` for its verifying
   index (``loopback.stable_port``), so that installers, whose caches are
-  keyed by URL, see the same index URL on every run.
+  keyed by URL, see the same index URL on every run. A ``cooldown`` (whole
+  days, ``tufpip init --cooldown``) is recorded only when set.
 - ``repositories/NAME/metadata/``: ngclient's trusted metadata, persisted so
   that rollback protection survives across runs.
 - ``repositories/NAME/targets/``: verified targets, by target path.
@@ -173,14 +174,24 @@ def write_private(path: Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def _cooldown(record: dict[str, object], index: Path) -> int | None:
+    """The cooldown days of a recorded repository, refused unless a whole number of days."""
+    days = record.get("cooldown")
+    if days is not None and (type(days) is not int or days < 0):
+        raise StateError(f"cannot read {index}: cooldown {days!r} is not a number of days")
+    return days
+
+
 @dataclass(frozen=True)
 class Repository:
-    """A recorded repository: its name, base URL and the folders of its state."""
+    """A recorded repository: its name, base URL, the folders of its state, and the
+    default cooldown of its installs (days; None: none)."""
 
     name: str
     url: str
     path: Path
     port: int
+    cooldown_days: int | None = None
 
     @property
     def metadata_url(self) -> str:
@@ -229,7 +240,12 @@ class Home:
             raise StateError(f"cannot read {self._index}: {exc}") from exc
         # Repositories recorded before ports were get their derived port.
         return [
-            self._repository(r["name"], r["url"], r.get("port") or stable_port(r["name"], r["url"]))
+            self._repository(
+                r["name"],
+                r["url"],
+                r.get("port") or stable_port(r["name"], r["url"]),
+                _cooldown(r, self._index),
+            )
             for r in records
         ]
 
@@ -289,7 +305,11 @@ class Home:
         self._write_index(records)
 
     def _write_index(self, records: list[Repository]) -> None:
-        entries = [{"name": r.name, "url": r.url, "port": r.port} for r in records]
+        entries: list[dict[str, object]] = []
+        for r in records:
+            entries.append({"name": r.name, "url": r.url, "port": r.port})
+            if r.cooldown_days is not None:
+                entries[-1]["cooldown"] = r.cooldown_days
         write_private(self._index, json.dumps({"repositories": entries}, indent=2).encode() + b"\n")
 
     def installer_cache(self) -> Path:
@@ -315,5 +335,7 @@ class Home:
         ):
             refuse_unsafe(directory)
 
-    def _repository(self, name: str, url: str, port: int) -> Repository:
-        return Repository(name, url, self.path / "repositories" / name, port)
+    def _repository(
+        self, name: str, url: str, port: int, cooldown_days: int | None = None
+    ) -> Repository:
+        return Repository(name, url, self.path / "repositories" / name, port, cooldown_days)

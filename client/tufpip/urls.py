@@ -10,7 +10,8 @@ Rules:
   repository (requests reads them, or ``~/.netrc`` when the URL has none)
   but never shown: every text that may hold a URL passes through
   ``redact`` before it is printed, logged or put in an error message. The
-  recorded URL keeps them as given (``repositories.json`` is 0600).
+  recorded URL keeps them as given (``repositories.json`` is 0600); a lock
+  file written for others to use holds none (``without_credentials``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ def check(url: str) -> str:
     if parts.query or parts.fragment:
         raise UsageError(f"{redact(url)!r}: a repository URL has no query or fragment")
     return url.rstrip("/")
+
+
+def without_credentials(url: str) -> str:
+    """``url`` without its user name and password, for text others will read and use."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def redact(text: str) -> str:

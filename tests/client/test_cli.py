@@ -12,7 +12,7 @@ import pytest
 
 from tests.client.helpers import Served, Tufpip, last_line
 
-COMMANDS = ["init", "install", "download", "verify", "list", "info", "status", "refresh"]
+COMMANDS = ["init", "install", "download", "lock", "verify", "list", "info", "status", "refresh"]
 
 
 def one_error_line(result: subprocess.CompletedProcess[str], code: int) -> str:
@@ -38,6 +38,8 @@ def test_help_on_every_command(tufpip: Tufpip, args: list[str]) -> None:
     result = tufpip(*args)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"Usage: tufpip {' '.join(args[:-1])}".rstrip())
+    if len(args) == 1:  # the group's help lists every command
+        assert all(f"\n  {name} " in result.stdout for name in COMMANDS), result.stdout
     assert not tufpip.home.exists()
 
 

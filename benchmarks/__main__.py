@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import hashing, install, publish, scale
-from benchmarks.common import REPO_ROOT, RUNS, Section, fmt_s
+from benchmarks.common import INSTALL_RUNS, REPO_ROOT, RUNS, Section, fmt_s
 from benchmarks.report import render
 
 ALL = ("install", "scale", "publish", "hashing")
@@ -26,7 +26,11 @@ ALL = ("install", "scale", "publish", "hashing")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--full", action="store_true", help="include the 1M-file repository")
-    parser.add_argument("--runs", type=int, default=RUNS, help="runs per timing (median)")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        help=f"runs per timing (median; default {INSTALL_RUNS} for installs, {RUNS} otherwise)",
+    )
     parser.add_argument("--only", choices=ALL, action="append", help="run only these")
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "docs" / "performance.md")
     parser.add_argument("--no-write", action="store_true", help="print only")
@@ -40,19 +44,19 @@ def main(argv: list[str] | None = None) -> int:
     for name in chosen:
         print(f"== {name}", file=sys.stderr, flush=True)
         if name == "install":
-            sections.append(install.run_all(args.runs))
+            sections.append(install.run_all(args.runs or INSTALL_RUNS))
         elif name == "scale":
-            sections.append(scale.run(client_sizes, args.runs))
+            sections.append(scale.run(client_sizes, args.runs or RUNS))
         elif name == "publish":
-            sections.append(publish.run(publish_size, build_files, args.runs))
+            sections.append(publish.run(publish_size, build_files, args.runs or RUNS))
         elif name == "hashing":
-            sections.append(hashing.run(500, args.runs))
+            sections.append(hashing.run(500, args.runs or RUNS))
     elapsed = time.perf_counter() - started
     machine = (
         f"{platform.python_implementation()} {platform.python_version()}, "
         f"{platform.machine()}, {_cores()} cores; {datetime.now(UTC):%Y-%m-%d}; "
         f"`python -m benchmarks{' --full' if args.full else ''}` took {fmt_s(elapsed)}; "
-        f"medians of {args.runs} runs"
+        f"medians of {args.runs or f'{INSTALL_RUNS} (installs) or {RUNS}'} runs"
     )
     text = render(sections, machine)
     print(text)

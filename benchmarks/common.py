@@ -21,6 +21,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 RUNS = 5
+# Installs last about a second and vary most with what else the machine does:
+# more runs make their medians, and the ratios of medians, steadier.
+INSTALL_RUNS = 9
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PASSPHRASE = "benchmark-only-passphrase"
 

@@ -84,23 +84,30 @@ index's hash. pip's cache is on by default; `--no-cache-dir` is passed through.
 GAPS = """## Gaps and what limits them
 
 - **tufpip with pip (target 1: <= 1.10 warm, <= 1.25 cold, against
-  `VENV/bin/python -m pip install` with the same pip)**: not met. pip is now
-  started once, by the target's interpreter with tufpip's own pip (the
-  `pip --python` row is what a second start-up costs), before the refresh,
-  and a successful run exits without interpreter teardown (about a quarter
-  of the CPU of a short run that had loaded tuf, cryptography and requests).
-  What bounds the rest is CPU on two shared cores: a paired measurement of
-  warm installs of requests (8 pairs, whole processes, `--target` into one
-  folder, same venv) gave tufpip / pip 1.23 in wall time (0.75 to 1.97: the
-  machine was busy) and 1.36 in CPU time (1.40 s vs 1.01 s): tufpip's own
-  process costs about 0.4 s of CPU, which competes with pip for the two
-  cores. `python -X importtime` of what runs before pip starts: click
-  (about 30 ms), the argument and requirement-file checks (`packaging`,
-  about 55 ms), the state and loopback modules; after pip starts, tuf,
-  securesystemslib, cryptography and requests (about 0.1 s) and every page
-  and file passing through the Python index and ngclient. The runs of this
-  table were noisier still (plain pip took 1.6 s here against 0.6 s on a
-  quiet machine), so the ratios above carry that noise.
+  `VENV/bin/python -m pip install` with the same pip)**: not met, by the
+  margins in the rows above. pip is started once, by the target's
+  interpreter with tufpip's own pip, before the refresh; the index socket
+  is bound first and pages wait for the refresh; a successful run exits
+  without interpreter teardown; the process never imports the SDKs of
+  securesystemslib's signing backends (boto3, python-pkcs11: about 80 ms
+  before the index could answer whenever they shared tufpip's
+  environment, as they do in this benchmark's). What is left, measured on
+  a quiet machine (requests, warm): pip starts about 125 ms after tufpip
+  (`strace -f -e trace=execve`, 8 runs: 122 to 170 ms), of which `python
+  -X importtime` puts about 100 ms on imports: the interpreter and `site`
+  (about 20 ms, with the editable install's finder), click (about 35 ms),
+  the argument, requirement-file and lock checks with `packaging` (about
+  45 ms) and the state module; tufpip's own exit takes about 12 ms after
+  pip's. The verifying index itself is not the cost: the same pip through a
+  warm `tufpip serve` (rows 14) matches the static index, within noise.
+  The rest is noise of a shared two-core machine and tufpip's own CPU
+  (imports of tuf, securesystemslib, cryptography and requests, the
+  refresh, every page and file passing through ngclient: about 0.35 s of
+  user time per install) competing with pip's for the two cores: the same
+  configuration measured 1.11 and 1.54 warm in two runs of `make bench` an
+  hour apart on this machine (hence nine runs per install timing now).
+  "Cold" adds the refresh of timestamp, snapshot, targets and bins and the
+  download and verification of every file before pip gets it.
 - **tufpip with uv (reported; its goal is measured through `tufpip serve`, the
   "14 serve" rows)**: a per-call tufpip cannot approach uv. uv asks for its
   first page about 45 ms after it starts, so little of tufpip's own start-up

@@ -88,8 +88,8 @@ GAPS = """## Gaps and what limits them
   run. Run to run, on this machine, the figures move more than the goals'
   margins: tufpip / pip warm for requests was 1.54, 1.11, 1.14 and 1.31 in
   four runs of `make bench` on the day of this table (the last three with
-  the same code; cold 1.39, 1.32, 1.18, 1.32), hence nine runs per install
-  timing. pip is started once, by the target's interpreter with tufpip's
+  the same tufpip; cold 1.39, 1.32, 1.18, 1.32), hence nine runs per
+  install timing. pip is started once, by the target's interpreter with tufpip's
   own pip, before the refresh; the index socket is bound first and pages
   wait for the refresh; a successful run exits without interpreter
   teardown; the process never imports the SDKs of securesystemslib's

@@ -29,7 +29,7 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from packaging.metadata import parse_email
+from packaging.metadata import RawMetadata, parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 
 from tufindex.targetpaths import METADATA_SUFFIX
@@ -55,11 +55,15 @@ def check_requirements(requirements: Iterable[str], field: str) -> None:
             )
 
 
-def check_core_metadata(data: bytes) -> None:
-    """Refuse core metadata (METADATA, PKG-INFO, ``.metadata``) with a forbidden Requires-Dist."""
+def check_core_metadata(data: bytes) -> RawMetadata:
+    """Refuse core metadata (METADATA, PKG-INFO, ``.metadata``) with a forbidden Requires-Dist.
+
+    Returns the parsed fields, for callers that read them too (parsed once).
+    """
     fields, unparsed = parse_email(data)
     requirements = [*fields.get("requires_dist", []), *unparsed.get("requires-dist", [])]
     check_requirements(requirements, "Requires-Dist")
+    return fields
 
 
 def check_build_system(pyproject: bytes) -> None:

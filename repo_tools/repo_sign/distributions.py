@@ -72,14 +72,15 @@ def inspect(path: Path) -> Distribution:
     if not path.is_file():
         raise InvalidDistribution(f"{path} is not a file")
     try:
-        if is_wheel:  # the METADATA read once serves both the rule and the pages
+        if is_wheel:  # the METADATA read and parsed once serves the rule and the pages
             raw = dependencies.wheel_metadata(path)
             if raw is None:
                 raise dependencies.ForbiddenDependency("no single .dist-info/METADATA")
-            dependencies.check_core_metadata(raw)
+            fields = dependencies.check_core_metadata(raw)
         else:
             raw = _sdist_metadata(path)
             dependencies.check_file(path, path.name)
+            fields = parse_email(raw)[0] if raw is not None else {}
     except dependencies.ForbiddenDependency as exc:
         raise InvalidDistribution(f"{path.name}: {exc}") from exc
     except _READ_ERRORS as exc:
@@ -87,7 +88,6 @@ def inspect(path: Path) -> Distribution:
         raise InvalidDistribution(f"{path.name} is not a readable {kind}: {exc}") from exc
     if raw is None:  # an sdist without PKG-INFO: check_file refuses such a wheel
         return Distribution(path, path.name, project, version, False, None, None)
-    fields, _unparsed = parse_email(raw)
     inner_name = fields.get("name", "")
     try:
         inner_version = Version(fields.get("version", ""))

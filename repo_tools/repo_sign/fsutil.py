@@ -17,8 +17,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import itertools
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,13 +56,34 @@ def folder_mode(file_mode: int) -> int:
     return file_mode | (file_mode & 0o444) >> 2
 
 
+_TEMPORARY_NAMES = itertools.count()
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _create_temporary(directory: Path) -> tuple[int, str]:
+    """A new empty file ``.incoming.PID.N.tmp`` in ``directory``, open for writing.
+
+    The pid and a counter make names unique; ``O_EXCL`` passes over one that
+    an earlier process with the same pid left behind. (``tempfile.mkstemp``
+    does the same with random names, at twice the cost per file, which showed
+    when thousands of files are added at once.)
+    """
+    while True:
+        name = os.path.join(directory, f".incoming.{os.getpid()}.{next(_TEMPORARY_NAMES)}.tmp")
+        try:
+            return os.open(name, _CREATE, 0o600), name
+        except FileExistsError:
+            continue
+
+
 class _Incoming:
     """A temporary file beside its destination, renamed into place on commit."""
 
     def __init__(self, directory: Path, mode: int) -> None:
         self.folder_mode = folder_mode(mode)
+        self.directory = directory
         make_folder(directory, self.folder_mode)
-        self.fd, self.tmp = tempfile.mkstemp(dir=directory, prefix=".incoming.", suffix=".tmp")
+        self.fd, self.tmp = _create_temporary(directory)
         os.fchmod(self.fd, mode)
 
     def write(self, data: bytes | memoryview) -> None:
@@ -81,7 +102,8 @@ class _Incoming:
                 self.fd = os.open(self.tmp, os.O_RDONLY)
             os.fsync(self.fd)
         self.close()
-        make_folder(path.parent, self.folder_mode)
+        if path.parent != self.directory:  # made in __init__ otherwise
+            make_folder(path.parent, self.folder_mode)
         os.replace(self.tmp, path)
         if durable:
             _fsync_dir(path.parent)

@@ -23,7 +23,7 @@ from repo_sign.bins import rebin as rebin_repository
 from repo_sign.ceremony.proposal import Proposal
 from repo_sign.ceremony.review import review
 from repo_sign.cli_support import echo_lines, passphrase_provider, repo_option, workspace_of
-from repo_sign.distributions import distribution_files, inspect
+from repo_sign.distributions import distribution_files, inspect_all
 from repo_sign.errors import InvalidDistribution, RepoSignError, VerificationFailed
 from repo_sign.expiry import refresh, status
 from repo_sign.importer import DEFAULT_INDEX, Mirror, check_upstream_hashes, fetch, upload_times
@@ -180,7 +180,7 @@ def add(
     files: tuple[Path, ...],
 ) -> None:
     """Add wheels and sdists (FILES, or every one inside a folder), then publish once."""
-    dists = [inspect(path) for path in distribution_files(files)]
+    dists = inspect_all(distribution_files(files))
     if not dists:
         raise InvalidDistribution(f"no wheels or sdists in {', '.join(map(str, files))}")
     times = (
@@ -254,7 +254,7 @@ def import_(
     ws.require_initialized()
     mirror = Mirror(index=index_url, python_versions=python_versions, platforms=platforms)
     with fetch(["-r", str(requirements)], mirror) as plan:
-        dists = [inspect(path) for path in plan.files]
+        dists = inspect_all(plan.files)
         with ws.lock():
             repository = SignedRepository.load(ws, passphrase_provider)
             changes = add_distributions(repository, dists, plan.upload_times)

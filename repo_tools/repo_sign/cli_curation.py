@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from repo_sign.cli_support import passphrase_provider, repo_option, workspace_of
-from repo_sign.distributions import inspect
+from repo_sign.distributions import inspect_all
 from repo_sign.importer import fetch
 from repo_sign.index import STATUSES
 from repo_sign.repository import (
@@ -108,7 +108,7 @@ def sync(
     ws.require_initialized()
     with ws.lock(), fetch(policy.requirements, policy.mirror(now())) as plan:
         repository = SignedRepository.load(ws, passphrase_provider)
-        dists = [inspect(path) for path in plan.files]
+        dists = inspect_all(plan.files)
         published = {
             name
             for d in {d.project for d in dists}

@@ -14,6 +14,7 @@ import os
 import tarfile
 import zipfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,27 @@ def distribution_files(paths: Iterable[Path]) -> Iterator[Path]:
             for name in sorted(names):
                 if name.endswith(DISTRIBUTION_SUFFIXES) and not name.startswith("."):
                     yield Path(folder, name)
+
+
+# From this many files on, validation is spread over the machine's cores.
+PARALLEL_FROM = 100
+
+
+def inspect_all(paths: Iterable[Path]) -> list[Distribution]:
+    """``inspect`` every file, in order; on every core when there are many.
+
+    Validating a file (open the archive, parse its metadata, the dependency
+    rule) is CPU work independent of the others, and about a fifth of
+    building a repository from scratch. It runs before the workspace lock is
+    taken and any key is loaded: worker processes never hold a secret.
+    The first invalid file ends it with its error, as one at a time would.
+    """
+    files = list(paths)
+    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    if len(files) < PARALLEL_FROM or workers < 2:
+        return [inspect(path) for path in files]
+    with ProcessPoolExecutor(workers) as pool:
+        return list(pool.map(inspect, files, chunksize=64))
 
 
 def inspect(path: Path) -> Distribution:

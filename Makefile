@@ -36,10 +36,10 @@ system-deps:
 	echo "make system-deps: installing$$missing"; \
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing
 
-# Two workers (the machine's two cores), stealing work from each other so that
-# one long test does not hold the other worker idle.
 # Bytecode first: the tests start tufpip and repo-sign hundreds of times, and
 # where PYTHONDONTWRITEBYTECODE is set each start would compile them again.
+# Then two workers (the machine's two cores), stealing work from each other so
+# that one long test does not hold the other worker idle.
 test: lint system-deps
 	@$(BIN)/python -m compileall -q client contract repo_tools
 	@start=$$(date +%s); status=0; \

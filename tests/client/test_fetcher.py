@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -55,6 +56,13 @@ class Seen:
     client_port: int
 
 
+class _Httpd(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that resets a connection (a download cut short on purpose) is no error."""
+        if not isinstance(sys.exc_info()[1], ConnectionResetError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 class Server:
     """A loopback HTTP/1.1 server with canned replies and a request log."""
 
@@ -95,7 +103,7 @@ class Server:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Httpd(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(

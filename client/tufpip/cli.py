@@ -45,6 +45,46 @@ _PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True}
 # the environment of the interpreter pip runs for.
 _ELSEWHERE = ("--target", "--prefix", "--root")
 
+
+class _PassThrough(click.Command):
+    """A command whose other options are the installer's, spelled as the installer spells them.
+
+    click reads a cluster of short options letter by letter, and would find
+    this command's own inside an installer's: ``-ihttps://example.org`` holds
+    ``-h`` (help, exit 0) and ``-o`` (lock's output). A cluster that does not
+    start with one of this command's own short options is the installer's:
+    it stays whole, in its place, for ``arguments`` to check.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        own = {
+            name
+            for param in self.get_params(ctx)
+            for name in getattr(param, "opts", ())
+            if len(name) == 2 and name[0] == "-" and name != "--"
+        }
+        clusters: dict[str, str] = {}
+        shielded = []
+        for arg in args:
+            if (
+                arg.startswith("-")
+                and not arg.startswith("--")
+                and len(arg) > 2
+                and arg[:2] not in own
+            ):
+                key = f"\0{len(clusters)}"  # no argument holds a NUL: never taken for another
+                clusters[key] = arg
+                arg = key
+            shielded.append(arg)
+        rest = super().parse_args(ctx, shielded)
+        for name, value in ctx.params.items():
+            if isinstance(value, tuple):
+                ctx.params[name] = tuple(clusters.get(item, item) for item in value)
+            elif isinstance(value, str | Path) and str(value) in clusters:
+                ctx.params[name] = type(value)(clusters[str(value)])
+        return [clusters.get(item, item) for item in rest]
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 _DEBUG = "debug"
 
@@ -165,7 +205,7 @@ def forget(client: Client, name: str) -> None:
     click.echo(f"forgot repository {repository.name!r} ({repository.path} removed)")
 
 
-@cli.command(context_settings=_PASS_THROUGH)
+@cli.command(cls=_PassThrough, context_settings=_PASS_THROUGH)
 @click.option("--installer", type=click.Choice(["pip", "uv"]), default="pip", show_default=True)
 @_python_option("Install into")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
@@ -201,7 +241,7 @@ def _installs_elsewhere(args: Sequence[str], installer: Installer) -> bool:
     return any(argument.partition("=")[0] in _ELSEWHERE for argument in canonical)
 
 
-@cli.command(context_settings=_PASS_THROUGH)
+@cli.command(cls=_PassThrough, context_settings=_PASS_THROUGH)
 @click.option("-d", "--dest", type=click.Path(file_okay=False, path_type=Path), default=".")
 @_python_option("Resolve for")
 @_json_option
@@ -247,7 +287,7 @@ def _stdout_on_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-@cli.command(context_settings=_PASS_THROUGH)
+@cli.command(cls=_PassThrough, context_settings=_PASS_THROUGH)
 @click.option(
     "-o",
     "--output",

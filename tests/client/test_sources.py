@@ -128,9 +128,13 @@ def test_cycles_in_requirements_files_terminate(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "args",
     [
-        ["--extra-index-url", "http://127.0.0.1:9/simple/", "beta"],
-        ["--installer", "uv", "--index", "http://127.0.0.1:9/simple/", "beta"],
-        ["./local-project"],
+        ["install", "--extra-index-url", "http://127.0.0.1:9/simple/", "beta"],
+        ["install", "--installer", "uv", "--index", "http://127.0.0.1:9/simple/", "beta"],
+        ["install", "./local-project"],
+        # pip's clusters stay whole: this one holds -h (help, exit 0) and -o (lock's output)
+        ["install", "-ihttps://example.org/simple/", "beta"],
+        ["download", "-d", "out", "-ihttps://example.org/simple/", "beta"],
+        ["lock", "-ihttps://example.org/simple/", "beta"],
     ],
     ids=" ".join,
 )
@@ -142,10 +146,11 @@ def test_cli_refuses_before_running_anything(
 ) -> None:
     """Exit 3 and one line, even with no repository recorded: nothing else ran."""
     monkeypatch.setenv("TUFPIP_HOME", str(tmp_path))
-    assert main(["install", *args]) == 3
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 3
     out, err = capsys.readouterr()
     assert out == ""
     assert err.count("\n") == 1
     assert err.startswith("tufpip: error: ")
     assert "verified index" in err or "install it by name" in err
-    assert not (tmp_path / "repositories").exists()
+    assert list(tmp_path.iterdir()) == [], "no state, no download folder, no lock"

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 from tuf.api import exceptions as tuf_exc
 
 from tufindex import targetpaths
-from tufpip import locks, lockwriter, loopback, pins
+from tufpip import locks, loopback, pins
 from tufpip.arguments import LOCK, canonical_arguments
 from tufpip.errors import (
     InstallerFailed,
@@ -199,6 +199,8 @@ class Client:
 
     def lock(self, args: Sequence[str], installer: Installer) -> str:
         """The PEP 751 lock (``lockwriter``) of what pip resolves for ``args``."""
+        from tufpip import lockwriter  # only this command writes locks
+
         with tempfile.TemporaryDirectory(prefix="tufpip-lock-") as folder:
             resolved = Path(folder) / "pylock.toml"
 

@@ -110,6 +110,7 @@ class Session:
         self._warned: set[str] = set()
         self._recorder: ObservingFetcher | None = None
         self._fetcher: RequestsFetcher | None = None
+        self._prefixed: bool | None = None  # target URLs with hash prefixes (download_url)
         self._seen = Seen(trusted_dir=repository.metadata_dir)
         self._updater: Updater | None = None
         self._resources = contextlib.ExitStack()
@@ -329,20 +330,27 @@ class Session:
         ``consistent_snapshot``, else ``DIR/FILE``, under the repository's
         targets URL: ngclient's own rule, with tufpip's ``prefix_targets_with_hash``.
         """
-        from tuf.api.metadata import Metadata, Root
-
-        with self._lock, self._state_lock():
-            prefixed = self._active_updater().config.prefix_targets_with_hash
-            root_file = self.repository.metadata_dir / "root.json"
-            try:
-                root = Metadata[Root].from_file(str(root_file)).signed
-            except (OSError, tuf_exc.RepositoryError) as exc:
-                raise self.repository.damaged(root_file, exc) from exc
         path = info.path
-        if root.consistent_snapshot and prefixed:
+        if self._prefixes_targets():
             directory, slash, name = path.rpartition("/")
             path = f"{directory}{slash}{next(iter(info.hashes.values()))}.{name}"
         return f"{self.repository.targets_url}{path}"
+
+    def _prefixes_targets(self) -> bool:
+        """Whether target URLs carry the hash prefix: read once, as the trusted root
+        does not change after the session's refresh."""
+        if self._prefixed is None:
+            from tuf.api.metadata import Metadata, Root
+
+            with self._lock, self._state_lock():
+                prefixed = self._active_updater().config.prefix_targets_with_hash
+                root_file = self.repository.metadata_dir / "root.json"
+                try:
+                    root = Metadata[Root].from_file(str(root_file)).signed
+                except (OSError, tuf_exc.RepositoryError) as exc:
+                    raise self.repository.damaged(root_file, exc) from exc
+            self._prefixed = bool(root.consistent_snapshot and prefixed)
+        return self._prefixed
 
     def _active_updater(self) -> Updater:
         if self._updater is None:
